@@ -3,6 +3,15 @@
 // that every faster kernel is tested against.
 //
 // Layouts and rounding rules follow ../shared/docs/smollm3-spec.md §4.
+//
+// Row functions take (src, dst): DequantizeRow and QuantizeRow dispatch on
+// the type to per-format functions (DequantizeQ4_K, QuantizeQ6_K, ...), check
+// sizes and return errors instead of panicking. Weights are quantized with
+// ggml's reference rounding, so re-quantizing an f32 model reproduces
+// llama-quantize's bytes. QuantizeQ8K and QuantizeQ8_0Act convert activation
+// rows on the matmul hot path, with llama.cpp's x86 rounding, and do not
+// allocate. F16/BF16 conversions (F32ToF16, ...) are exact IEEE/ggml
+// round-to-nearest-even.
 package quant
 
 import (
