@@ -6,15 +6,21 @@
 // it is used, so a truncated, corrupt or hostile file yields a *FormatError
 // naming the field and byte offset — never a panic or a huge allocation.
 //
+// NewWriter writes GGUF v3 in one forward pass, streaming tensor data of any
+// size; File.WriteTo and WriteFile re-encode a parsed file, byte-identical
+// to what llama.cpp and gguf-py write.
+//
 // The layout is described in ../shared/docs/smollm3-spec.md §1.
 package gguf
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/smolbot/smolbot/quant"
 )
@@ -30,7 +36,8 @@ const (
 	maxStringLen   = 1 << 30
 	maxArrayLen    = 1 << 30
 	maxDims        = 4
-	maxNameLen     = 63 // GGML_MAX_NAME = 64 including the NUL
+	maxDim         = 1 << 40 // per dimension; far beyond any model, and products stay far from overflow
+	maxNameLen     = 63      // GGML_MAX_NAME = 64 including the NUL
 	maxArrayDepth  = 8
 	minKVBytes     = 8 + 1 + 4 // key length, 1-byte key, value type
 	minTensorBytes = 8 + 1 + 4 + 8 + 4 + 8
@@ -46,6 +53,7 @@ type FormatError struct {
 	Msg    string
 }
 
+// Error formats the error as "gguf: FIELD at byte N: MSG".
 func (e *FormatError) Error() string {
 	return fmt.Sprintf("gguf: %s at byte %d: %s", e.Field, e.Offset, e.Msg)
 }
@@ -428,7 +436,11 @@ func parse(b []byte) (*File, error) {
 		return nil, &FormatError{"metadata count", nKVOff, fmt.Sprintf("%d key/value pairs cannot fit in %d bytes", int64(nKV), d.remaining())}
 	}
 
-	f.KV = make([]KV, 0, nKV)
+	// Counts are bounded by the file size above, but a hostile header could
+	// still ask for a few times the file size up front; grow as entries
+	// actually parse instead.
+	f.KV = make([]KV, 0, min(nKV, 1024))
+	alignOff := int64(-1)
 	for i := range int(nKV) {
 		keyOff := d.off
 		key, err := d.str(fmt.Sprintf("metadata key #%d", i))
@@ -450,6 +462,9 @@ func parse(b []byte) (*File, error) {
 		if !ValueType(typ).valid() {
 			return nil, &FormatError{field + " type", tOff, fmt.Sprintf("unknown value type %d", typ)}
 		}
+		if key == "general.alignment" {
+			alignOff = d.off
+		}
 		v, err := d.value(field, ValueType(typ), 0)
 		if err != nil {
 			return nil, err
@@ -462,20 +477,23 @@ func parse(b []byte) (*File, error) {
 	if v, ok := f.Get("general.alignment"); ok {
 		a, isU32 := v.v.(uint32)
 		if !isU32 || a == 0 || a&(a-1) != 0 {
-			return nil, &FormatError{"metadata \"general.alignment\"", 0, fmt.Sprintf("must be a non-zero power of two u32, got %s %v", v.Type, v.v)}
+			return nil, &FormatError{"metadata \"general.alignment\"", alignOff, fmt.Sprintf("must be a non-zero power of two u32, got %s %v", v.Type, v.v)}
 		}
 		f.Alignment = int(a)
 	}
 
-	f.Tensors = make([]TensorInfo, 0, nTensors)
+	f.Tensors = make([]TensorInfo, 0, min(nTensors, 1024))
+	offPos := make([]int64, 0, min(nTensors, 1024)) // where each offset field is, for errors
 	for i := range int(nTensors) {
+		nameOff := d.off
 		ti, err := d.tensorInfo(i)
 		if err != nil {
 			return nil, err
 		}
 		if _, dup := f.tIndex[ti.Name]; dup {
-			return nil, d.fail(fmt.Sprintf("tensor %q", ti.Name), "duplicate tensor name")
+			return nil, &FormatError{fmt.Sprintf("tensor #%d name", i), nameOff, fmt.Sprintf("duplicate tensor name %q", ti.Name)}
 		}
+		offPos = append(offPos, d.off-8) // the offset is the info's last field
 		f.tIndex[ti.Name] = len(f.Tensors)
 		f.Tensors = append(f.Tensors, ti)
 	}
@@ -489,14 +507,48 @@ func parse(b []byte) (*File, error) {
 	}
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
+		field := fmt.Sprintf("tensor %q offset", t.Name)
 		if t.Offset%uint64(align) != 0 {
-			return nil, &FormatError{fmt.Sprintf("tensor %q offset", t.Name), f.DataOffset, fmt.Sprintf("offset %d is not a multiple of the alignment %d", t.Offset, align)}
+			return nil, &FormatError{field, offPos[i], fmt.Sprintf("offset %d is not a multiple of the alignment %d", t.Offset, align)}
 		}
+		// DataOffset ≤ len(b) and Size < 2^62, so the sum cannot overflow
+		// once Offset is known to be inside the file.
 		if t.Offset > uint64(len(b)) || f.DataOffset+int64(t.Offset)+t.Size > int64(len(b)) {
-			return nil, &FormatError{fmt.Sprintf("tensor %q", t.Name), f.DataOffset + int64(min(t.Offset, uint64(len(b)))), fmt.Sprintf("offset+size %d+%d exceeds the data section (%d bytes; file truncated?)", t.Offset, t.Size, int64(len(b))-f.DataOffset)}
+			return nil, &FormatError{field, offPos[i], fmt.Sprintf("data offset+size %d+%d exceeds the %d-byte data section that starts at byte %d (file truncated?)", t.Offset, t.Size, int64(len(b))-f.DataOffset, f.DataOffset)}
 		}
 	}
+	if err := checkOverlap(f.Tensors, offPos); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// checkOverlap rejects tensors whose data overlap. llama.cpp goes further
+// and requires each offset to be the running sum of the padded sizes; we
+// accept any order but not aliasing, because aliasing would let a small
+// file declare unbounded tensor bytes (n tensors all viewing the same
+// megabyte), and everything downstream — totals, conversion, re-writing —
+// may assume that the tensors' sizes add up to at most the file size.
+func checkOverlap(ts []TensorInfo, offPos []int64) error {
+	order := make([]int, len(ts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ts[a].Offset, ts[b].Offset) })
+	end, prev := uint64(0), -1
+	for _, i := range order {
+		t := &ts[i]
+		if t.Size == 0 {
+			continue
+		}
+		if t.Offset < end {
+			p := &ts[prev]
+			return &FormatError{fmt.Sprintf("tensor %q offset", t.Name), offPos[i],
+				fmt.Sprintf("data [%d, %d) overlaps tensor %q at [%d, %d)", t.Offset, t.Offset+uint64(t.Size), p.Name, p.Offset, end)}
+		}
+		end, prev = t.Offset+uint64(t.Size), i
+	}
+	return nil
 }
 
 func (d *decoder) tensorInfo(i int) (TensorInfo, error) {
@@ -527,7 +579,7 @@ func (d *decoder) tensorInfo(i int) (TensorInfo, error) {
 		if err != nil {
 			return t, err
 		}
-		if int64(v) < 0 || v > 1<<40 {
+		if int64(v) < 0 || v > maxDim {
 			return t, &FormatError{fmt.Sprintf("%s dimension %d", field, j), dimOff, fmt.Sprintf("invalid size %d", int64(v))}
 		}
 		t.Dims[j] = int64(v)
@@ -725,4 +777,45 @@ func (d *decoder) array(field string, depth int) (Array, error) {
 		return Array{elem, s}, nil
 	}
 	return Array{}, d.fail(field, "unknown element type %d", elem)
+}
+
+// PerLayer returns a per-layer integer hyperparameter for n layers. GGUF
+// stores such keys (e.g. feed_forward_length, attention.head_count) either
+// as one integer shared by all layers or as an array with one entry per
+// layer, and models read both the same way. An absent key gives def for
+// every layer. A value that is neither, an array whose length is not n, or a
+// negative entry is an error.
+func (f *File) PerLayer(key string, n int, def int64) ([]int64, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("gguf: %s: negative layer count %d", key, n)
+	}
+	out := make([]int64, n)
+	v, ok := f.Get(key)
+	if !ok {
+		for i := range out {
+			out[i] = def
+		}
+		return out, nil
+	}
+	if a, isArray := v.Array(); isArray {
+		if a.Len() != n {
+			return nil, fmt.Errorf("gguf: %s: array of %d values for %d layers", key, a.Len(), n)
+		}
+		for i := range out {
+			x, ok := a.At(i).AsInt()
+			if !ok || x < 0 {
+				return nil, fmt.Errorf("gguf: %s[%d]: want a non-negative integer, got %s %v", key, i, a.Elem, a.At(i).v)
+			}
+			out[i] = x
+		}
+		return out, nil
+	}
+	x, ok := v.AsInt()
+	if !ok || x < 0 {
+		return nil, fmt.Errorf("gguf: %s: want a non-negative integer or an array of them, got %s %v", key, v.Type, v.v)
+	}
+	for i := range out {
+		out[i] = x
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package gguf
 import (
 	"fmt"
 	"math"
+	"unicode/utf8"
 )
 
 // ValueType is the type tag of a GGUF metadata value (gguf_type).
@@ -292,7 +293,12 @@ func (v Value) String() string {
 	}
 	if str, ok := v.v.(string); ok {
 		if len(str) > 120 {
-			return fmt.Sprintf("%q… (%d bytes)", str[:120], len(str))
+			// Cut on a rune boundary so the preview stays valid UTF-8.
+			cut := 120
+			for cut > 0 && !utf8.RuneStart(str[cut]) {
+				cut--
+			}
+			return fmt.Sprintf("%q… (%d bytes)", str[:cut], len(str))
 		}
 		return fmt.Sprintf("%q", str)
 	}
