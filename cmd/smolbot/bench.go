@@ -1,0 +1,956 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/smolbot/smolbot/engine"
+	"github.com/smolbot/smolbot/gguf"
+	"github.com/smolbot/smolbot/internal/sysinfo"
+	"github.com/smolbot/smolbot/kernels"
+	"github.com/smolbot/smolbot/kvcache"
+	"github.com/smolbot/smolbot/model"
+	"github.com/smolbot/smolbot/quant"
+)
+
+func init() {
+	c := &command{
+		name:    "bench",
+		summary: "measure prefill and decode speed, memory bandwidth and peak RSS (like llama-bench)",
+		usage:   "-m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--kv f16|f32|q8_0] [--json] [--profile FILE] [--breakdown] [--raw]",
+	}
+	c.runIO = func(args []string, stdout, stderr io.Writer) error { return runBench(c, args, stdout, stderr) }
+	register(c)
+}
+
+// benchOptions are the parsed flags of `smolbot bench`.
+type benchOptions struct {
+	model     string
+	p, n      int
+	threads   int
+	reps      int
+	kv        quant.Type
+	kvName    string
+	seed      uint64
+	json      bool
+	profile   string
+	breakdown bool
+	raw       bool
+	bwBytes   int64
+	bwTime    time.Duration
+	verbose   bool
+}
+
+// benchResult is the outcome of a run; its JSON form is the --json output.
+// Token rates are means over the measured repetitions, with their sample
+// standard deviations.
+type benchResult struct {
+	PPTPS    float64   `json:"pp_tps"`
+	PPTPSSD  float64   `json:"pp_tps_sd"`
+	TGTPS    float64   `json:"tg_tps"`
+	TGTPSSD  float64   `json:"tg_tps_sd"`
+	PPSample []float64 `json:"pp_tps_samples"`
+	TGSample []float64 `json:"tg_tps_samples"`
+
+	BandwidthGBs    float64 `json:"bandwidth_gbs"`        // best pass
+	BandwidthMedian float64 `json:"bandwidth_median_gbs"` // median pass
+	BandwidthPasses int     `json:"bandwidth_passes"`
+	BandwidthBytes  int64   `json:"bandwidth_buffer_bytes"`
+	BandwidthLoop   string  `json:"bandwidth_loop"`
+	RooflinePct     float64 `json:"roofline_pct"`        // tg weight traffic ÷ bandwidth (best pass)
+	RooflineMedPct  float64 `json:"roofline_median_pct"` // the same against the median pass
+	RooflineTPS     float64 `json:"roofline_tg_tps"`     // bandwidth ÷ weight bytes per token
+	PeakRSSBytes    int64   `json:"peak_rss_bytes"`      // after the first measured rep, before the bandwidth buffer
+	KVBytes         int64   `json:"kv_bytes"`            // KV cache memory allocated
+	RSSOverBytes    int64   `json:"rss_overhead_bytes"`  // peak RSS − file − KV
+
+	Model               string `json:"model"` // "smollm3 3.08B Q4_K_M"
+	ModelFile           string `json:"model_file"`
+	ModelBytes          int64  `json:"model_bytes"` // file size
+	Params              int64  `json:"params"`
+	WeightBytesPerToken int64  `json:"weight_bytes_per_token"`
+
+	Threads  int    `json:"threads"`
+	P        int    `json:"p"`
+	N        int    `json:"n"`
+	Reps     int    `json:"reps"`
+	KVType   string `json:"kv_type"`
+	Path     string `json:"path"` // "engine" or "raw" (model.Forward directly)
+	Seed     uint64 `json:"seed"`
+	CPULevel string `json:"cpu_level"`
+	CPU      string `json:"cpu,omitempty"`
+	GoVer    string `json:"go_version"`
+
+	Breakdown *benchBreakdown `json:"breakdown,omitempty"`
+}
+
+func runBench(c *command, args []string, stdout, stderr io.Writer) error {
+	o, err := parseBenchFlags(c, args, stderr)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) {
+		if o.verbose {
+			fmt.Fprintf(stderr, format+"\n", a...)
+		}
+	}
+	r, err := runBenchmark(o, logf)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return r.print(stdout)
+}
+
+func parseBenchFlags(c *command, args []string, stderr io.Writer) (*benchOptions, error) {
+	fs := newFlagSet(c)
+	fs.SetOutput(stderr)
+	o := &benchOptions{}
+	fs.StringVar(&o.model, "m", "", "GGUF model `file` (required)")
+	fs.IntVar(&o.p, "p", 512, "prompt tokens prefilled in one batch per repetition (0: skip the pp test)")
+	fs.IntVar(&o.n, "n", 128, "tokens generated one at a time per repetition (0: skip the tg test)")
+	fs.IntVar(&o.threads, "t", runtime.NumCPU(), "threads for the model and the bandwidth measurement")
+	fs.IntVar(&o.reps, "r", 5, "measured repetitions of each test (after one warm-up)")
+	fs.StringVar(&o.kvName, "kv", "f16", "KV cache type: f16, f32 or q8_0")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random prompt tokens")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	fs.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of the measured repetitions to `file`")
+	fs.BoolVar(&o.breakdown, "breakdown", false, "after the measured repetitions, time one more of each test op by op and layer by layer")
+	fs.BoolVar(&o.raw, "raw", false, "drive the model directly instead of through the engine (no scheduler, sampler or detokenizer)")
+	bwMiB := fs.Int64("bw-mib", 1024, "buffer of the read-bandwidth measurement in MiB, far above the L3 cache (0: skip)")
+	fs.DurationVar(&o.bwTime, "bw-time", time.Second, "minimum total duration of the bandwidth measurement, spread over the repetitions (best pass is reported)")
+	fs.BoolVar(&o.verbose, "v", false, "report progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError("%v", err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, usageError("unexpected arguments %q (the model is given with -m)", fs.Args())
+	case o.model == "":
+		return nil, usageError("-m MODEL is required")
+	case o.p < 0 || o.n < 0:
+		return nil, usageError("-p and -n must not be negative")
+	case o.p == 0 && o.n == 0:
+		return nil, usageError("nothing to measure: -p and -n are both 0")
+	case o.threads < 1 || o.threads > 1024:
+		return nil, usageError("-t %d out of range [1, 1024]", o.threads)
+	case o.reps < 1:
+		return nil, usageError("-r must be at least 1")
+	case *bwMiB < 0 || *bwMiB > 1<<20:
+		return nil, usageError("--bw-mib %d out of range", *bwMiB)
+	case o.bwTime < 0:
+		return nil, usageError("--bw-time must not be negative")
+	}
+	kv, err := kvcache.ParseType(o.kvName)
+	if err != nil {
+		return nil, usageError("--kv: %v", err)
+	}
+	o.kv, o.kvName = kv, strings.ToLower(o.kvName)
+	o.bwBytes = *bwMiB << 20
+	return o, nil
+}
+
+// runBenchmark loads the model and runs the tests: one warm-up, then reps
+// measured repetitions of pp then tg, each followed by a short burst of
+// the bandwidth measurement (so that bandwidth and decode speed are
+// sampled over the same minutes of a machine whose bandwidth drifts),
+// then (optionally) a breakdown pass. Peak RSS is read after the first
+// measured repetition, before the bandwidth buffer exists: by then the
+// weights, the workspace and the KV cache are all resident, and the later
+// repetitions do the same work again. With --profile the bandwidth is
+// measured after all repetitions instead, so it stays out of the profile.
+func runBenchmark(o *benchOptions, logf func(string, ...any)) (*benchResult, error) {
+	ctxLen := max(o.p, o.n)
+	s, err := openBenchSetup(o, ctxLen)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	f, cfg := s.f, s.cfg
+	r := &benchResult{
+		Model: describeModel(f, cfg), ModelFile: o.model, ModelBytes: f.Size,
+		Params: paramCount(f), WeightBytesPerToken: weightBytesPerToken(f),
+		Threads: o.threads, P: o.p, N: o.n, Reps: o.reps, KVType: o.kvName, Path: "engine", Seed: o.seed,
+		CPULevel: kernels.Level().String(), CPU: sysinfo.CPUModel(), GoVer: runtime.Version(),
+	}
+	if o.raw {
+		r.Path = "raw"
+	}
+	b := s.target
+	vocab := normalTokens(f, cfg.Vocab)
+	rng := rand.New(rand.NewPCG(o.seed, 0x736d6f6c626f74)) // "smolbot"
+	prompt := make([]int32, o.p)
+	randomTokens := func() {
+		for i := range prompt {
+			prompt[i] = vocab[rng.IntN(len(vocab))]
+		}
+	}
+
+	// The warm-up faults the weights in, sizes every scratch buffer and
+	// allocates the KV pages, so the measured repetitions do no first-time
+	// work.
+	logf("bench: %s, %d threads, %s path, warm-up", r.Model, o.threads, r.Path)
+	if o.p > 0 {
+		randomTokens()
+		if _, err := b.prefill(prompt); err != nil {
+			return nil, err
+		}
+	}
+	if o.n > 0 {
+		if _, err := b.generate(vocab[rng.IntN(len(vocab))], min(o.n, 16)); err != nil {
+			return nil, err
+		}
+	}
+
+	if o.profile != "" {
+		pf, err := os.Create(o.profile)
+		if err != nil {
+			return nil, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return nil, err
+		}
+	}
+	var rb *sysinfo.ReadBench
+	defer func() {
+		if rb != nil {
+			rb.Close()
+		}
+	}()
+	interleave := o.bwBytes > 0 && o.profile == ""
+	burst := o.bwTime / time.Duration(o.reps)
+	afterRep := func(rep int) error {
+		if rep == 0 {
+			r.KVBytes = b.kvBytes()
+			if rss, err := sysinfo.PeakRSS(); err == nil {
+				r.PeakRSSBytes = rss
+				r.RSSOverBytes = rss - r.ModelBytes - r.KVBytes
+			} else {
+				logf("bench: peak RSS: %v", err)
+			}
+		}
+		if !interleave {
+			return nil
+		}
+		if rb == nil {
+			var err error
+			if rb, err = sysinfo.NewReadBench(o.threads, o.bwBytes); err != nil {
+				return err
+			}
+		}
+		bw := rb.Run(burst)
+		logf("bench: read bandwidth: best %.1f GB/s, median %.1f GB/s (%d passes)", bw.Best/1e9, bw.Median/1e9, bw.Passes)
+		return nil
+	}
+	err = measureReps(o, b, r, rng, vocab, prompt, randomTokens, afterRep, logf)
+	if o.profile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.PPTPS, r.PPTPSSD = meanSD(r.PPSample)
+	r.TGTPS, r.TGTPSSD = meanSD(r.TGSample)
+
+	if o.breakdown {
+		logf("bench: breakdown pass")
+		raw, err := s.rawRunner(o, ctxLen)
+		if err != nil {
+			return nil, err
+		}
+		randomTokens()
+		if r.Breakdown, err = raw.breakdown(prompt, vocab[rng.IntN(len(vocab))], o.n); err != nil {
+			return nil, err
+		}
+	}
+
+	if o.bwBytes > 0 {
+		if rb == nil {
+			logf("bench: read bandwidth, %d MiB, %d threads", o.bwBytes>>20, o.threads)
+			if rb, err = sysinfo.NewReadBench(o.threads, o.bwBytes); err != nil {
+				return nil, err
+			}
+			rb.Run(o.bwTime)
+		}
+		bw := rb.Total()
+		r.BandwidthGBs, r.BandwidthMedian = bw.Best/1e9, bw.Median/1e9
+		r.BandwidthPasses, r.BandwidthBytes, r.BandwidthLoop = bw.Passes, bw.Bytes, bw.Loop
+		r.RooflineTPS = bw.Best / float64(r.WeightBytesPerToken)
+		if r.TGTPS > 0 {
+			r.RooflinePct = 100 * float64(r.WeightBytesPerToken) * r.TGTPS / bw.Best
+			r.RooflineMedPct = 100 * float64(r.WeightBytesPerToken) * r.TGTPS / bw.Median
+		}
+	}
+	return r, nil
+}
+
+// measureReps runs the measured repetitions, appending each one's rate to
+// r. Samples of the calling goroutine carry a pprof label phase=pp|tg.
+// afterRep is called after each repetition with its index.
+func measureReps(o *benchOptions, b benchTarget, r *benchResult, rng *rand.Rand, vocab, prompt []int32,
+	randomTokens func(), afterRep func(rep int) error, logf func(string, ...any)) error {
+	var (
+		d   time.Duration
+		err error
+	)
+	for rep := range o.reps {
+		if o.p > 0 {
+			randomTokens()
+			pprof.Do(context.Background(), pprof.Labels("phase", "pp"), func(context.Context) {
+				d, err = b.prefill(prompt)
+			})
+			if err != nil {
+				return err
+			}
+			r.PPSample = append(r.PPSample, float64(o.p)/d.Seconds())
+			logf("bench: pp%d rep %d/%d: %.2f t/s", o.p, rep+1, o.reps, r.PPSample[rep])
+		}
+		if o.n > 0 {
+			first := vocab[rng.IntN(len(vocab))]
+			pprof.Do(context.Background(), pprof.Labels("phase", "tg"), func(context.Context) {
+				d, err = b.generate(first, o.n)
+			})
+			if err != nil {
+				return err
+			}
+			r.TGSample = append(r.TGSample, float64(o.n)/d.Seconds())
+			logf("bench: tg%d rep %d/%d: %.2f t/s", o.n, rep+1, o.reps, r.TGSample[rep])
+		}
+		if err := afterRep(rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchTarget is what the tests drive: the engine (the default) or the
+// model directly (--raw).
+type benchTarget interface {
+	// prefill processes tokens on an empty sequence, computing the logits
+	// of the last one, and returns the time it took.
+	prefill(tokens []int32) (time.Duration, error)
+	// generate decodes exactly n tokens greedily on an empty sequence,
+	// starting from first, and returns the time it took.
+	generate(first int32, n int) (time.Duration, error)
+	// kvBytes is the KV cache memory of the sequence.
+	kvBytes() int64
+}
+
+// benchSetup holds what runBenchmark loaded.
+type benchSetup struct {
+	f      *gguf.File
+	cfg    *model.Config
+	m      model.Model    // nil until rawRunner needs it (engine path)
+	eng    *engine.Engine // nil with --raw
+	target benchTarget
+	raw    *benchRunner
+	closes []func()
+}
+
+func openBenchSetup(o *benchOptions, ctxLen int) (*benchSetup, error) {
+	s := &benchSetup{}
+	if o.raw {
+		f, err := gguf.Open(o.model)
+		if err != nil {
+			return nil, err
+		}
+		s.f = f
+		s.closes = append(s.closes, func() { f.Close() })
+		if s.m, err = model.Load(f); err != nil {
+			s.close()
+			return nil, err
+		}
+		s.cfg = s.m.Config()
+	} else {
+		e, err := engine.Load(o.model, engine.Options{Threads: o.threads, KVType: o.kvName, Context: ctxLen})
+		if err != nil {
+			return nil, err
+		}
+		s.eng, s.f, s.cfg = e, e.File(), e.Config()
+		s.closes = append(s.closes, func() { e.Close() })
+	}
+	if ctxLen > s.cfg.ContextLength {
+		s.close()
+		return nil, fmt.Errorf("-p/-n %d exceeds the model's context length %d", ctxLen, s.cfg.ContextLength)
+	}
+	if o.raw {
+		raw, err := s.rawRunner(o, ctxLen)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.target = raw
+		return s, nil
+	}
+	seq, err := s.eng.NewSequence(ctxLen)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.closes = append(s.closes, seq.Release)
+	s.target = &engineTarget{e: s.eng, seq: seq}
+	return s, nil
+}
+
+// rawRunner returns the model-direct runner, making it on first use: on
+// the engine path a second model over the engine's file mapping (only
+// views, no copy) with its own pool, idle while the engine runs.
+func (s *benchSetup) rawRunner(o *benchOptions, ctxLen int) (*benchRunner, error) {
+	if s.raw != nil {
+		return s.raw, nil
+	}
+	if s.m == nil {
+		m, err := model.Load(s.f)
+		if err != nil {
+			return nil, err
+		}
+		s.m = m
+	}
+	pool := kernels.NewPool(o.threads)
+	raw, err := newBenchRunner(s.m, pool, max(o.p, 1), ctxLen, o.kv)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.raw = raw
+	s.closes = append(s.closes, func() { raw.cache.Release(); pool.Close() })
+	return raw, nil
+}
+
+// close releases everything in reverse order of acquisition.
+func (s *benchSetup) close() {
+	for i := len(s.closes) - 1; i >= 0; i-- {
+		s.closes[i]()
+	}
+	s.closes = nil
+}
+
+// engineTarget runs the tests through the engine's public API, as the
+// server and the CLI do: Eval for prefill, Generate (greedy, IgnoreEOG,
+// MaxTokens n) for decode.
+type engineTarget struct {
+	e   *engine.Engine
+	seq *engine.Sequence
+}
+
+func (t *engineTarget) prefill(tokens []int32) (time.Duration, error) {
+	t.seq.Reset()
+	t0 := time.Now()
+	_, err := t.e.Eval(t.seq, tokens, false)
+	return time.Since(t0), err
+}
+
+// generate times the whole Generate call: the one-token prompt is
+// evaluated like a decode step, and Generate returns after sampling its
+// n-th token without evaluating it, so it runs exactly n single-token
+// forward passes and n sampling steps.
+func (t *engineTarget) generate(first int32, n int) (time.Duration, error) {
+	t.seq.Reset()
+	t0 := time.Now()
+	res, err := t.e.Generate(context.Background(), t.seq, []int32{first},
+		engine.GenParams{MaxTokens: n, IgnoreEOG: true}, nil)
+	d := time.Since(t0)
+	if err != nil {
+		return 0, err
+	}
+	if res.GenTokens != n {
+		return 0, fmt.Errorf("engine generated %d tokens, want %d (stop: %s)", res.GenTokens, n, res.StopReason)
+	}
+	return d, nil
+}
+
+func (t *engineTarget) kvBytes() int64 { return t.seq.KVBytes() }
+
+// benchRunner runs one sequence through a model directly, the way
+// llama-bench drives llama_decode: no scheduler, tokenizer or sampler
+// chain, greedy argmax only, and end-of-generation tokens are not special.
+// It is the --raw target and runs the --breakdown pass.
+type benchRunner struct {
+	m      model.Model
+	ws     *model.Workspace
+	cache  *kvcache.Cache
+	logits []float32
+	spans  [1]model.Span
+	tok    [1]int32
+}
+
+func newBenchRunner(m model.Model, pool *kernels.Pool, maxBatch, ctxLen int, kv quant.Type) (*benchRunner, error) {
+	cfg := m.Config()
+	ws, err := model.NewWorkspace(cfg, pool, maxBatch)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := model.NewCache(cfg, ctxLen, kv)
+	if err != nil {
+		return nil, err
+	}
+	return &benchRunner{m: m, ws: ws, cache: cache, logits: make([]float32, cfg.Vocab)}, nil
+}
+
+// prefill processes tokens as one batch on an empty sequence, computing
+// the logits of the last one, and returns the time it took.
+func (b *benchRunner) prefill(tokens []int32) (time.Duration, error) {
+	b.cache.Reset()
+	b.spans[0] = model.Span{Cache: b.cache, Tokens: tokens, Logits: model.LogitsLast}
+	t0 := time.Now()
+	err := b.m.Forward(b.ws, b.spans[:], b.logits)
+	return time.Since(t0), err
+}
+
+// generate decodes n tokens one at a time on an empty sequence, starting
+// from first and feeding back each argmax, and returns the time it took.
+func (b *benchRunner) generate(first int32, n int) (time.Duration, error) {
+	b.cache.Reset()
+	tok := first
+	t0 := time.Now()
+	for range n {
+		var err error
+		if tok, err = b.step(tok); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(t0), nil
+}
+
+// step appends one token to the sequence and returns the greedy next
+// token. It does not allocate once the cache has room.
+func (b *benchRunner) step(tok int32) (int32, error) {
+	b.tok[0] = tok
+	b.spans[0] = model.Span{Cache: b.cache, Tokens: b.tok[:], Logits: model.LogitsLast}
+	if err := b.m.Forward(b.ws, b.spans[:], b.logits); err != nil {
+		return 0, err
+	}
+	return argmax(b.logits), nil
+}
+
+func (b *benchRunner) kvBytes() int64 { return b.cache.Bytes() }
+
+func argmax(x []float32) int32 {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// ---- Op-by-op breakdown ----
+
+// benchBreakdown is the time of each op and each layer in one extra
+// repetition of each test, measured between successive Workspace hooks.
+type benchBreakdown struct {
+	PP *phaseBreakdown `json:"pp,omitempty"`
+	TG *phaseBreakdown `json:"tg,omitempty"`
+}
+
+// phaseBreakdown times one test. Times are per token in milliseconds.
+type phaseBreakdown struct {
+	Tokens    int       `json:"tokens"`
+	TotalMS   float64   `json:"total_ms_per_token"`
+	Ops       []opTime  `json:"ops"`
+	LayerMS   []float64 `json:"layer_ms_per_token"`
+	OutsideMS float64   `json:"outside_layers_ms_per_token"` // embedding, output norm, LM head, argmax
+	opIndex   map[string]int
+}
+
+// opTime is the time of one kind of op summed over all layers.
+type opTime struct {
+	Op  string  `json:"op"`
+	MS  float64 `json:"ms_per_token"`
+	Pct float64 `json:"pct"`
+}
+
+// hookOps names the work that ends at each Workspace hook: the hook is
+// called after an op completes, so the time since the previous hook is
+// that op's. Hooks not listed name their own op.
+var hookOps = map[string]string{
+	"inp_embd":      "embed",
+	"Qcur":          "qkv_rope", // q/k/v matmuls, RoPE, KV store
+	"Kcur":          "qkv_rope",
+	"Vcur":          "qkv_rope",
+	"kqv_out":       "attention",
+	"attn_out":      "attn_output",
+	"ffn_inp":       "add",
+	"ffn_out":       "ffn", // gate/up matmuls, SwiGLU, down matmul
+	"l_out":         "add",
+	"result_norm":   "output_norm",
+	"result_output": "lm_head",
+}
+
+// timer attributes the time between hook calls.
+type timer struct {
+	pb   *phaseBreakdown
+	last time.Time
+	prev string // the previous hook's name
+}
+
+func (t *timer) hook(name string, layer int, _ []float32, _, _ int) {
+	now := time.Now()
+	op := name
+	// Should the model add hooks inside the feed-forward block (llama.cpp
+	// has ffn_up, ffn_gate, ffn_swiglu), ffn_out then ends the down
+	// projection alone.
+	if name == "ffn_out" && t.prev != "ffn_norm" {
+		op = "ffn_down"
+	}
+	t.add(op, layer, now.Sub(t.last))
+	t.last, t.prev = now, name
+}
+
+func (t *timer) add(name string, layer int, d time.Duration) {
+	pb := t.pb
+	op := hookOps[name]
+	if op == "" {
+		op = name
+	}
+	i, ok := pb.opIndex[op]
+	if !ok {
+		i = len(pb.Ops)
+		pb.opIndex[op] = i
+		pb.Ops = append(pb.Ops, opTime{Op: op})
+	}
+	ms := d.Seconds() * 1e3
+	pb.Ops[i].MS += ms
+	if layer >= 0 && layer < len(pb.LayerMS) {
+		pb.LayerMS[layer] += ms
+	} else {
+		pb.OutsideMS += ms
+	}
+}
+
+// breakdown runs one prefill of prompt and one n-token decode with the
+// workspace hook installed and returns where the time went.
+func (b *benchRunner) breakdown(prompt []int32, first int32, n int) (*benchBreakdown, error) {
+	layers := b.m.Config().Layers
+	newPhase := func(tokens int) (*phaseBreakdown, *timer) {
+		pb := &phaseBreakdown{Tokens: tokens, LayerMS: make([]float64, layers), opIndex: map[string]int{}}
+		return pb, &timer{pb: pb}
+	}
+	defer func() { b.ws.Hook = nil }()
+	bd := &benchBreakdown{}
+	if len(prompt) > 0 {
+		pb, t := newPhase(len(prompt))
+		b.ws.Hook = t.hook
+		b.cache.Reset()
+		b.spans[0] = model.Span{Cache: b.cache, Tokens: prompt, Logits: model.LogitsLast}
+		t.last = time.Now()
+		start := t.last
+		if err := b.m.Forward(b.ws, b.spans[:], b.logits); err != nil {
+			return nil, err
+		}
+		argmax(b.logits)
+		t.add("other", -1, time.Since(t.last))
+		pb.finish(time.Since(start))
+		bd.PP = pb
+	}
+	if n > 0 {
+		pb, t := newPhase(n)
+		b.ws.Hook = t.hook
+		b.cache.Reset()
+		tok := first
+		var total time.Duration
+		for range n {
+			t.last = time.Now()
+			start := t.last
+			var err error
+			if tok, err = b.step(tok); err != nil {
+				return nil, err
+			}
+			t.add("other", -1, time.Since(t.last))
+			total += time.Since(start)
+		}
+		pb.finish(total)
+		bd.TG = pb
+	}
+	return bd, nil
+}
+
+// finish turns sums into per-token figures and sorts ops by time.
+func (pb *phaseBreakdown) finish(total time.Duration) {
+	k := 1 / float64(pb.Tokens)
+	pb.TotalMS = total.Seconds() * 1e3 * k
+	for i := range pb.Ops {
+		pb.Ops[i].MS *= k
+		if pb.TotalMS > 0 {
+			pb.Ops[i].Pct = 100 * pb.Ops[i].MS / pb.TotalMS
+		}
+	}
+	for i := range pb.LayerMS {
+		pb.LayerMS[i] *= k
+	}
+	pb.OutsideMS *= k
+	slices.SortStableFunc(pb.Ops, func(a, b opTime) int { return cmpDesc(a.MS, b.MS) })
+}
+
+func cmpDesc(a, b float64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}
+
+// ---- Model facts ----
+
+// weightBytesPerToken is the weight memory one decoded token reads: every
+// tensor in full (all matmul weights, the LM head, norms), except the
+// token embedding table, of which only the looked-up row is read — unless
+// the embeddings are tied, in which case the table is also the LM head and
+// is read in full.
+func weightBytesPerToken(f *gguf.File) int64 {
+	var total int64
+	for i := range f.Tensors {
+		total += f.Tensors[i].Size
+	}
+	if emb, ok := f.Tensor("token_embd.weight"); ok {
+		row := emb.Size / max(emb.Dim(1), 1)
+		if _, untied := f.Tensor("output.weight"); untied {
+			total -= emb.Size - row
+		} else {
+			total += row
+		}
+	}
+	return total
+}
+
+func paramCount(f *gguf.File) int64 {
+	var n int64
+	for i := range f.Tensors {
+		n += f.Tensors[i].Elements()
+	}
+	return n
+}
+
+// describeModel is the llama-bench style model label: architecture,
+// parameter count and file type, e.g. "smollm3 3.08B Q4_K_M".
+func describeModel(f *gguf.File, cfg *model.Config) string {
+	desc := cfg.Arch + " " + strings.ReplaceAll(fmtParams(paramCount(f)), " ", "")
+	if ft, ok := f.Get("general.file_type"); ok {
+		if v, ok := ft.AsInt(); ok && v >= 0 {
+			desc += " " + gguf.FileTypeName(uint64(v))
+		}
+	}
+	return desc
+}
+
+// normalTokens lists the ids of ordinary tokens (token_type 1), so random
+// prompts hold no control tokens; all ids if the file has no types.
+func normalTokens(f *gguf.File, vocab int) []int32 {
+	var ids []int32
+	if types, ok := f.Int32s("tokenizer.ggml.token_type"); ok && len(types) == vocab {
+		for i, t := range types {
+			if t == 1 {
+				ids = append(ids, int32(i))
+			}
+		}
+	}
+	if len(ids) == 0 {
+		ids = make([]int32, vocab)
+		for i := range ids {
+			ids[i] = int32(i)
+		}
+	}
+	return ids
+}
+
+// meanSD returns the mean and the sample standard deviation (0 for fewer
+// than two values), as llama-bench reports them.
+func meanSD(x []float64) (mean, sd float64) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	if len(x) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, v := range x {
+		ss += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(x)-1))
+}
+
+// ---- Human output ----
+
+func (r *benchResult) print(w io.Writer) error {
+	cols := []string{"model", "size", "params", "cpu", "threads", "kv", "test", "t/s"}
+	right := []bool{false, true, true, false, true, false, true, true}
+	var rows [][]string
+	add := func(test string, mean, sd float64) {
+		rows = append(rows, []string{
+			r.Model, fmtBytes(r.ModelBytes), fmtParams(r.Params),
+			r.CPULevel, fmt.Sprint(r.Threads), r.KVType, test, fmt.Sprintf("%.2f ± %.2f", mean, sd),
+		})
+	}
+	if r.P > 0 {
+		add(fmt.Sprintf("pp%d", r.P), r.PPTPS, r.PPTPSSD)
+	}
+	if r.N > 0 {
+		add(fmt.Sprintf("tg%d", r.N), r.TGTPS, r.TGTPSSD)
+	}
+	printTable(w, cols, right, rows)
+	fmt.Fprintln(w)
+	kw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if r.BandwidthGBs > 0 {
+		fmt.Fprintf(kw, "read bandwidth\t%.1f GB/s (best of %d passes over %s, %d threads, %s loop; median %.1f GB/s)\n",
+			r.BandwidthGBs, r.BandwidthPasses, fmtBytes(r.BandwidthBytes), r.Threads, r.BandwidthLoop, r.BandwidthMedian)
+	}
+	fmt.Fprintf(kw, "weights/token\t%s (%d bytes)\n", fmtGB(r.WeightBytesPerToken), r.WeightBytesPerToken)
+	if r.RooflineTPS > 0 && r.N > 0 {
+		fmt.Fprintf(kw, "decode roofline\t%.1f%% of the best pass, %.1f%% of the median (tg %.2f t/s × %s = %.1f GB/s; ceiling %.2f t/s)\n",
+			r.RooflinePct, r.RooflineMedPct, r.TGTPS, fmtGB(r.WeightBytesPerToken), r.TGTPS*float64(r.WeightBytesPerToken)/1e9, r.RooflineTPS)
+	}
+	if r.PeakRSSBytes > 0 {
+		fmt.Fprintf(kw, "peak RSS\t%s (file %s + KV %s + %s other)\n",
+			fmtBytes(r.PeakRSSBytes), fmtBytes(r.ModelBytes), fmtBytes(r.KVBytes), fmtBytes(r.RSSOverBytes))
+	}
+	cpu := r.CPU
+	if cpu == "" {
+		cpu = "unknown CPU"
+	}
+	fmt.Fprintf(kw, "build\t%s, %s kernels, %s path, %s\n", r.GoVer, r.CPULevel, r.Path, cpu)
+	if err := kw.Flush(); err != nil {
+		return err
+	}
+	if r.Breakdown != nil {
+		r.Breakdown.print(w)
+	}
+	return nil
+}
+
+func (bd *benchBreakdown) print(w io.Writer) {
+	var phases []*phaseBreakdown
+	var names []string
+	if bd.PP != nil {
+		phases, names = append(phases, bd.PP), append(names, fmt.Sprintf("pp%d", bd.PP.Tokens))
+	}
+	if bd.TG != nil {
+		phases, names = append(phases, bd.TG), append(names, fmt.Sprintf("tg%d", bd.TG.Tokens))
+	}
+	for i, pb := range phases {
+		fmt.Fprintf(w, "\n%s breakdown (one extra repetition, %.3f ms/token):\n\n", names[i], pb.TotalMS)
+		var rows [][]string
+		for _, op := range pb.Ops {
+			rows = append(rows, []string{op.Op, fmt.Sprintf("%.3f", op.MS), fmt.Sprintf("%.1f", op.Pct)})
+		}
+		printTable(w, []string{"op", "ms/token", "%"}, []bool{false, true, true}, rows)
+	}
+	if len(phases) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nper layer (ms/token):\n\n")
+	cols := []string{"layer"}
+	right := []bool{true}
+	for _, n := range names {
+		cols, right = append(cols, n), append(right, true)
+	}
+	var rows [][]string
+	for l := range phases[0].LayerMS {
+		row := []string{fmt.Sprint(l)}
+		for _, pb := range phases {
+			row = append(row, fmt.Sprintf("%.3f", pb.LayerMS[l]))
+		}
+		rows = append(rows, row)
+	}
+	row := []string{"outside"}
+	for _, pb := range phases {
+		row = append(row, fmt.Sprintf("%.3f", pb.OutsideMS))
+	}
+	printTable(w, cols, right, append(rows, row))
+}
+
+// printTable prints a Markdown table with padded columns, as llama-bench
+// does; right marks right-aligned columns.
+func printTable(w io.Writer, cols []string, right []bool, rows [][]string) {
+	width := make([]int, len(cols))
+	for i, c := range cols {
+		width[i] = max(len([]rune(c)), 3)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	line := func(cells []string) {
+		var sb strings.Builder
+		for i, c := range cells {
+			pad := strings.Repeat(" ", width[i]-len([]rune(c)))
+			if right[i] {
+				fmt.Fprintf(&sb, "| %s%s ", pad, c)
+			} else {
+				fmt.Fprintf(&sb, "| %s%s ", c, pad)
+			}
+		}
+		fmt.Fprintln(w, sb.String()+"|")
+	}
+	line(cols)
+	sep := make([]string, len(cols))
+	for i := range cols {
+		if right[i] {
+			sep[i] = strings.Repeat("-", width[i]-1) + ":"
+		} else {
+			sep[i] = strings.Repeat("-", width[i])
+		}
+	}
+	line(sep)
+	for _, r := range rows {
+		line(r)
+	}
+}
+
+// fmtBytes formats a byte count in binary units, as llama-bench's size.
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30 || n <= -1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20 || n <= -1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10 || n <= -1<<10:
+		return fmt.Sprintf("%.2f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// fmtParams formats a parameter count as llama-bench does ("3.08 B"),
+// in millions below a billion.
+func fmtParams(n int64) string {
+	if n < 1e9 {
+		return fmt.Sprintf("%.2f M", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.2f B", float64(n)/1e9)
+}
+
+// fmtGB formats a byte count in decimal GB (or MB), the units of bandwidth.
+func fmtGB(n int64) string {
+	if n >= 1e9 {
+		return fmt.Sprintf("%.3f GB", float64(n)/1e9)
+	}
+	return fmt.Sprintf("%.3f MB", float64(n)/1e6)
+}

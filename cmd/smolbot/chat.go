@@ -1,0 +1,330 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/smolbot/smolbot/chat"
+	"github.com/smolbot/smolbot/hub"
+	"github.com/smolbot/smolbot/server"
+	"github.com/smolbot/smolbot/store"
+)
+
+func init() {
+	c := &command{
+		name:    "chat",
+		summary: "chat with a model in the terminal (/think, /no_think, /system, /clear, /exit)",
+		usage:   "[-m MODEL] [--system S] [--think|--no-think] [-n N] [--ctx N] [-t THREADS] [--temp T] [--top-p P] [--top-k K] [--min-p P] [--seed S]",
+	}
+	c.runIO = func(args []string, stdout, stderr io.Writer) error {
+		o, err := parseChatFlags(c, args, stderr)
+		if err != nil {
+			return err
+		}
+		path, err := hub.ResolveModel(o.model, "", o.pull)
+		if err != nil {
+			return err
+		}
+		m, err := openModel(path, modelOptions{threads: o.threads})
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		// Ctrl-C stops the answer being written, not the program.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt)
+		defer signal.Stop(sig)
+		return runChat(context.Background(), o, m, os.Stdin, stdout, stderr, sig)
+	}
+	register(c)
+}
+
+// chatOptions are the parsed flags of `smolbot chat`.
+type chatOptions struct {
+	model    string
+	pull     bool
+	system   string
+	thinking bool
+	ctx      int
+	threads  int
+	params   server.GenParams
+	color    bool // dim the thinking text (set when stdout is a terminal)
+}
+
+func parseChatFlags(c *command, args []string, stderr io.Writer) (*chatOptions, error) {
+	fs := newFlagSet(c)
+	fs.SetOutput(stderr)
+	o := &chatOptions{}
+	fs.StringVar(&o.model, "m", "", "model: a GGUF file, a Hugging Face model directory, or a hub reference (default "+hub.DefaultRef+")")
+	fs.BoolVar(&o.pull, "pull", false, "download the model first if it is not in the cache")
+	fs.StringVar(&o.system, "system", "", "system prompt (/system changes it during the chat)")
+	think := fs.Bool("think", false, "let the model think before answering (the default; /think)")
+	noThink := fs.Bool("no-think", false, "answer without thinking (/no_think)")
+	fs.IntVar(&o.params.MaxTokens, "n", 0, "most tokens per answer (0: up to the context)")
+	fs.IntVar(&o.ctx, "ctx", 0, "context size in tokens (0: 8192, capped at the model's)")
+	fs.IntVar(&o.threads, "t", 0, "threads (0: all cores)")
+	temp := fs.Float64("temp", -1, "temperature (0: greedy; default: the model's, 0.6 for SmolLM3)")
+	topP := fs.Float64("top-p", -1, "top-p (default: the model's)")
+	topK := fs.Int("top-k", -1, "top-k (0: off; default: the model's)")
+	minP := fs.Float64("min-p", -1, "min-p (0: off; default: the model's)")
+	seed := fs.Int64("seed", -1, "sampling seed (default: random)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError("%v", err)
+	}
+	if fs.NArg() != 0 {
+		return nil, usageError("unexpected arguments %q", fs.Args())
+	}
+	if *think && *noThink {
+		return nil, usageError("--think and --no-think exclude each other")
+	}
+	if o.params.MaxTokens < 0 || o.ctx < 0 || o.threads < 0 {
+		return nil, usageError("-n, --ctx and -t must be >= 0")
+	}
+	o.thinking = !*noThink
+	if *temp >= 0 {
+		o.params.Temperature = temp
+	}
+	if *topP >= 0 {
+		o.params.TopP = topP
+	}
+	if *topK >= 0 {
+		o.params.TopK = topK
+	}
+	if *minP >= 0 {
+		o.params.MinP = minP
+	}
+	if *seed >= 0 {
+		o.params.Seed = seed
+	}
+	o.color = isTerminalWriter(os.Stdout)
+	return o, nil
+}
+
+const chatHelp = `Type a message and press Enter. End a line with \ to continue it on the next.
+Commands: /think, /no_think (thinking on/off), /system TEXT (set; /system alone shows it,
+/system - clears it), /clear (forget the conversation), /exit (or Ctrl-D).
+Ctrl-C stops the answer being written.`
+
+// runChat is the terminal chat loop. The conversation's KV cache is kept
+// between turns (one sequence; the engine reuses the common prefix), so a
+// turn only processes its own new tokens. interrupts stops the current
+// answer; the partial answer stays in the conversation.
+func runChat(ctx context.Context, o *chatOptions, m server.Model, in io.Reader, out, errOut io.Writer, interrupts <-chan os.Signal) error {
+	info := m.Info()
+	nCtx := o.ctx
+	if nCtx == 0 {
+		nCtx = server.DefaultContext
+	}
+	nCtx = min(nCtx, info.ContextLength)
+	seq, err := m.NewSequence(nCtx)
+	if err != nil {
+		return err
+	}
+	defer seq.Free()
+	fmt.Fprintf(errOut, "smolbot chat with %s (context %d tokens, thinking %s)\n%s\n", info.ID, nCtx, onOff(o.thinking), chatHelp)
+
+	lines := make(chan string)
+	readErr := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		readErr <- sc.Err()
+		close(lines)
+	}()
+
+	var history []chat.Message
+	system := o.system
+	thinking := o.thinking
+	prompt := func() { fmt.Fprint(out, "> ") }
+	for {
+		prompt()
+		var text string
+		for more := true; more; {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-interrupts:
+				fmt.Fprintln(out, "\n(Ctrl-C stops an answer; type /exit or press Ctrl-D to leave)")
+				prompt()
+				continue
+			case line, ok := <-lines:
+				if !ok {
+					fmt.Fprintln(out)
+					return <-readErr
+				}
+				if cont, found := strings.CutSuffix(line, `\`); found {
+					text += cont + "\n"
+					fmt.Fprint(out, ". ")
+					continue
+				}
+				text += line
+				more = false
+			}
+		}
+		text = strings.TrimSpace(text)
+		switch cmd, arg, _ := strings.Cut(text, " "); cmd {
+		case "":
+			continue
+		case "/exit", "/quit", "/bye":
+			return nil
+		case "/help", "/?":
+			fmt.Fprintln(out, chatHelp)
+			continue
+		case "/think":
+			thinking = true
+			fmt.Fprintln(out, "(thinking on)")
+			continue
+		case "/no_think":
+			thinking = false
+			fmt.Fprintln(out, "(thinking off)")
+			continue
+		case "/clear":
+			history = nil
+			fmt.Fprintln(out, "(conversation cleared)")
+			continue
+		case "/system":
+			switch arg = strings.TrimSpace(arg); arg {
+			case "":
+				if system == "" {
+					fmt.Fprintln(out, "(no system prompt: the model's default)")
+				} else {
+					fmt.Fprintf(out, "(system prompt: %s)\n", system)
+				}
+			case "-":
+				system = ""
+				fmt.Fprintln(out, "(system prompt cleared)")
+			default:
+				system = arg
+				fmt.Fprintln(out, "(system prompt set)")
+			}
+			continue
+		}
+		if strings.HasPrefix(text, "/") && !strings.Contains(text, " ") {
+			fmt.Fprintf(out, "(unknown command %s; /help lists them)\n", text)
+			continue
+		}
+		history = append(history, chat.Message{Role: "user", Content: text})
+		answer, err := chatTurn(ctx, o, m, seq, nCtx, system, thinking, history, out, errOut, interrupts)
+		if err != nil {
+			history = history[:len(history)-1]
+			fmt.Fprintf(errOut, "error: %v\n", err)
+			continue
+		}
+		history = append(history, answer)
+	}
+}
+
+// chatTurn generates one answer and prints it: thinking dimmed (or between
+// <think> tags when not on a terminal), then the answer, then the stats.
+func chatTurn(ctx context.Context, o *chatOptions, m server.Model, seq server.Sequence, nCtx int, system string, thinking bool,
+	history []chat.Message, out, errOut io.Writer, interrupts <-chan os.Signal) (chat.Message, error) {
+	msgs := history
+	if system != "" {
+		msgs = append([]chat.Message{{Role: "system", Content: system}}, history...)
+	}
+	opts := chat.DefaultOptions()
+	opts.EnableThinking = &thinking
+	text, err := m.Template().Render(msgs, opts)
+	if err != nil {
+		return chat.Message{}, err
+	}
+	ids, err := m.Tokenize(text)
+	if err != nil {
+		return chat.Message{}, err
+	}
+	if n := len(ids); n >= nCtx {
+		return chat.Message{}, fmt.Errorf("the conversation (%d tokens) no longer fits the context: /clear to start again, or restart with a larger --ctx", n)
+	}
+	split := chat.NewThinkSplitter(chat.DetectReplyMode(text, chat.DefaultTags), chat.DefaultTags)
+	var answer, reasoning strings.Builder
+	inThink := false
+	show := func(th, c string) {
+		if th != "" {
+			if !inThink {
+				inThink = true
+				if o.color {
+					fmt.Fprint(out, "\x1b[2m")
+				} else {
+					fmt.Fprint(out, "<think>\n")
+				}
+			}
+			fmt.Fprint(out, th)
+			reasoning.WriteString(th)
+		}
+		if c != "" {
+			if inThink {
+				inThink = false
+				if o.color {
+					fmt.Fprint(out, "\x1b[0m\n\n")
+				} else {
+					fmt.Fprint(out, "\n</think>\n")
+				}
+			}
+			fmt.Fprint(out, c)
+			answer.WriteString(c)
+		}
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		res server.GenResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := m.Generate(gctx, seq, ids, o.params, func(t server.Token) error {
+			show(split.Feed(t.Text))
+			return nil
+		})
+		done <- result{res, err}
+	}()
+	var r result
+	stopped := false
+	select {
+	case r = <-done:
+	case <-interrupts:
+		cancel()
+		stopped = true
+		r = <-done
+	}
+	show(split.Flush())
+	if inThink && o.color {
+		fmt.Fprint(out, "\x1b[0m")
+	}
+	fmt.Fprintln(out)
+	if r.err != nil && !(stopped && gctx.Err() != nil) {
+		return chat.Message{}, r.err
+	}
+	st := store.Stats{PromptTokens: r.res.PromptTokens, CachedTokens: r.res.CachedTokens, GenTokens: r.res.GenTokens,
+		TTFT: r.res.TimeToFirstToken, Duration: r.res.Duration, StopReason: r.res.StopReason}
+	line := fmt.Sprintf("%d tokens", st.GenTokens)
+	if tps := st.TokensPerSecond(); tps > 0 {
+		line += fmt.Sprintf(" · %.1f tok/s", tps)
+	}
+	line += fmt.Sprintf(" · first token %d ms · prompt %d tokens (%d cached)", st.TTFT.Milliseconds(), st.PromptTokens, st.CachedTokens)
+	if stopped {
+		line += " · stopped"
+	}
+	fmt.Fprintf(errOut, "[%s]\n", line)
+	return chat.Message{Role: "assistant", Content: answer.String(), Thinking: reasoning.String()}, nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

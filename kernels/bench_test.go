@@ -1,0 +1,226 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/smolbot/smolbot/internal/cpu"
+	"github.com/smolbot/smolbot/quant"
+)
+
+// Benchmarks. Kernel and matvec figures are in GB/s of weight bytes, so they
+// can be set beside BenchmarkMemRead, the plain read bandwidth of the same
+// machine in the same run:
+//
+//	go test -run '^$' -bench 'MemRead|MatVec' -benchtime 2s ./kernels/
+
+// benchLevels runs f as a sub-benchmark at every level the machine has.
+func benchLevels(b *testing.B, f func(b *testing.B)) {
+	for _, l := range levels() {
+		b.Run(l.String(), func(b *testing.B) {
+			defer cpu.Force(l)()
+			f(b)
+		})
+	}
+}
+
+// BenchmarkDot measures each kernel on 16 rows of 2048 elements, small
+// enough to stay in L1/L2: this is compute throughput, not memory.
+func BenchmarkDot(b *testing.B) {
+	const rows, cols = 16, 2048
+	for _, wt := range weightTypes {
+		b.Run(wt.String(), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			k := &kernelTable[wt]
+			nb := cols / k.blockElems
+			w := genWeights(rng, wt, rows*nb, modeRandom)
+			x := genActs(rng, k.act, nb, modeRandom)
+			dst := make([]float32, rows)
+			benchLevels(b, func(b *testing.B) {
+				k := &kernelTable[wt]
+				b.SetBytes(int64(len(w)))
+				for b.Loop() {
+					k.rows(dst, w, nb*k.wBytes, x, nb)
+				}
+			})
+		})
+	}
+}
+
+// bigWeights returns enough distinct copies of a rows×cols matrix to exceed
+// the last-level cache, so that a matvec that cycles through them reads
+// from DRAM as decode does.
+func bigWeights(wt quant.Type, rows, cols int) []Matrix {
+	rng := rand.New(rand.NewPCG(2, 2))
+	m := randMatrix(rng, wt, rows, cols)
+	const total = 384 << 20
+	n := max(2, total/len(m.Data))
+	ms := make([]Matrix, n)
+	for i := range ms {
+		ms[i] = m
+		ms[i].Data = append([]byte(nil), m.Data...)
+	}
+	return ms
+}
+
+// BenchmarkMatVec is the SmolLM3 FFN up/gate shape at decode: 11008 rows of
+// 2048, one token, weights streamed from DRAM.
+func BenchmarkMatVec(b *testing.B) {
+	for _, wt := range []quant.Type{quant.Q4_K, quant.Q6_K} {
+		ws := bigWeights(wt, 11008, 2048)
+		x := randF32(rand.New(rand.NewPCG(3, 3)), 2048)
+		dst := make([]float32, 11008)
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%v/threads=%d", wt, threads), func(b *testing.B) {
+				p := NewPool(threads)
+				defer p.Close()
+				b.SetBytes(int64(len(ws[0].Data)))
+				i := 0
+				for b.Loop() {
+					if err := p.MatMul(dst, ws[i%len(ws)], x, 1); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMatMulPrefill is a 512-token prefill through the same shape,
+// reported in GFLOP/s (2·rows·cols·tokens per call).
+func BenchmarkMatMulPrefill(b *testing.B) {
+	const rows, cols, n = 11008, 2048, 512
+	rng := rand.New(rand.NewPCG(4, 4))
+	w := randMatrix(rng, quant.Q4_K, rows, cols)
+	x := randF32(rng, n*cols)
+	dst := make([]float32, n*rows)
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("Q4_K/threads=%d", threads), func(b *testing.B) {
+			p := NewPool(threads)
+			defer p.Close()
+			for b.Loop() {
+				if err := p.MatMul(dst, w, x, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*rows*cols*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// memBuf is the buffer of BenchmarkMemRead, allocated once.
+var memBuf []uint64
+
+// BenchmarkMemRead is the machine's plain read bandwidth: summing a 512 MiB
+// []uint64 with a simple loop, split into contiguous halves for 2 threads.
+func BenchmarkMemRead(b *testing.B) {
+	if memBuf == nil {
+		memBuf = make([]uint64, 512<<20/8)
+		for i := range memBuf {
+			memBuf[i] = uint64(i)
+		}
+	}
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			p := NewPool(threads)
+			defer p.Close()
+			sums := make([]uint64, threads*8)
+			body := func(i, thread int) {
+				part := memBuf[i*len(memBuf)/threads : (i+1)*len(memBuf)/threads]
+				sums[thread*8] += sumU64(part)
+			}
+			b.SetBytes(int64(len(memBuf) * 8))
+			for b.Loop() {
+				p.Run(threads, body)
+			}
+		})
+	}
+}
+
+func sumU64(s []uint64) uint64 {
+	var a, b, c, d uint64
+	for len(s) >= 4 {
+		a += s[0]
+		b += s[1]
+		c += s[2]
+		d += s[3]
+		s = s[4:]
+	}
+	for _, v := range s {
+		a += v
+	}
+	return a + b + c + d
+}
+
+// BenchmarkQuantizeQ8K is the activation quantization MatMul does per
+// call, for one 2048-element row, in GB/s of f32 input.
+func BenchmarkQuantizeQ8K(b *testing.B) {
+	x := randF32(rand.New(rand.NewPCG(5, 5)), 2048)
+	dst := make([]byte, 8*q8KBytes)
+	b.SetBytes(4 * 2048)
+	for b.Loop() {
+		quantizeQ8K(x, dst)
+	}
+}
+
+// BenchmarkDecodeLayer runs the matrix products of one SmolLM3-3B Q4_K_M
+// decoder layer for one token, as the engine would: q/k/v together, the
+// attention output, gate/up together, then down (attn_v and ffn_down are
+// Q6_K in half the layers; this uses Q6_K). Weights cycle through enough
+// layer copies to stream from DRAM. GB/s is of weight bytes, including the
+// activation quantization and the pool barriers.
+func BenchmarkDecodeLayer(b *testing.B) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	const d, kv, ff = 2048, 512, 11008
+	proto := []Matrix{
+		randMatrix(rng, quant.Q4_K, d, d),  // attn_q
+		randMatrix(rng, quant.Q4_K, kv, d), // attn_k
+		randMatrix(rng, quant.Q6_K, kv, d), // attn_v
+		randMatrix(rng, quant.Q4_K, d, d),  // attn_output
+		randMatrix(rng, quant.Q4_K, ff, d), // ffn_gate
+		randMatrix(rng, quant.Q4_K, ff, d), // ffn_up
+		randMatrix(rng, quant.Q6_K, d, ff), // ffn_down
+	}
+	layerBytes := 0
+	for _, m := range proto {
+		layerBytes += len(m.Data)
+	}
+	layers := make([][]Matrix, max(2, (384<<20)/layerBytes))
+	for i := range layers {
+		layers[i] = make([]Matrix, len(proto))
+		for j, m := range proto {
+			layers[i][j] = m
+			layers[i][j].Data = append([]byte(nil), m.Data...)
+		}
+	}
+	x := randF32(rng, ff)
+	q, k, v, o := make([]float32, d), make([]float32, kv), make([]float32, kv), make([]float32, d)
+	g, u, dn := make([]float32, ff), make([]float32, ff), make([]float32, d)
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			p := NewPool(threads)
+			defer p.Close()
+			b.SetBytes(int64(layerBytes))
+			i := 0
+			for b.Loop() {
+				l := layers[i%len(layers)]
+				i++
+				if err := p.MatMulMulti([][]float32{q, k, v}, l[0:3], x[:d], 1); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.MatMul(o, l[3], q, 1); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.MatMulMulti([][]float32{g, u}, l[4:6], o, 1); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.MatMul(dn, l[6], x, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "layers/s")
+		})
+	}
+}

@@ -1,0 +1,284 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/smolbot/smolbot/quant"
+)
+
+// This file holds the pure-Go dot kernels. They are always compiled, they are
+// the purego path, and they are the oracle the SIMD kernels are tested
+// against. Integer partial sums follow spec §4.9 exactly; the float
+// accumulation order is ggml's generic one (8 f32 lanes for the K-quants,
+// one running f32 sum for Q4_0/Q8_0, an f64 sum for the float types).
+//
+// Every function takes whole blocks: nb blocks of the weight type in w and
+// nb blocks of the activation type in x. Callers check the lengths.
+
+// Byte sizes of the blocks the kernels read (spec §4.2-4.7).
+const (
+	q4_0Bytes = 18
+	q8_0Bytes = 34
+	q4KBytes  = 144
+	q5KBytes  = 176
+	q6KBytes  = 210
+	q8KBytes  = 292
+	qk        = quant.QK_K
+	qk0       = 32
+)
+
+func f16(b []byte) float32 { return quant.F16ToF32(binary.LittleEndian.Uint16(b)) }
+
+func f32(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
+
+// scaleMinK4 unpacks the eight 6-bit scales and eight 6-bit mins of a
+// Q4_K/Q5_K block (get_scale_min_k4, spec §4.4).
+func scaleMinK4(s []byte) (sc, m [8]int32) {
+	_ = s[11]
+	for j := 0; j < 4; j++ {
+		sc[j] = int32(s[j] & 63)
+		m[j] = int32(s[j+4] & 63)
+	}
+	for j := 4; j < 8; j++ {
+		sc[j] = int32(s[j+4]&0x0F | (s[j-4]>>6)<<4)
+		m[j] = int32(s[j+4]>>4 | (s[j]>>6)<<4)
+	}
+	return sc, m
+}
+
+// bsumsMinK returns B_b = Σ_j m_j·(bsums[2j]+bsums[2j+1]) of a Q8_K block.
+func bsumsMinK(m *[8]int32, xb []byte) int32 {
+	var b int32
+	for j := 0; j < 8; j++ {
+		b0 := int32(int16(binary.LittleEndian.Uint16(xb[260+4*j:])))
+		b1 := int32(int16(binary.LittleEndian.Uint16(xb[262+4*j:])))
+		b += m[j] * (b0 + b1)
+	}
+	return b
+}
+
+// kquantLanes adds the integer partials of one K-quant block into the 8
+// lanes: lane L gets Σ scale(e)·u[e]·q8[e] over the elements e ≡ L (mod 8).
+// u holds the 256 unsigned (or, for Q6_K, already centred) quant values and
+// scale16 the scale of each 16-element group. Integer sums are exact, so
+// the grouping below (products of a 16-group first, then its scale) gives
+// the same lanes as ggml's element-by-element loop.
+func kquantLanes(aux *[8]int32, u *[qk]int8, q8b []byte, scale16 *[16]int32) {
+	q8 := (*[qk]byte)(q8b)
+	for g := 0; g < 16; g++ {
+		uu := (*[16]int8)(u[16*g:])
+		yy := (*[16]byte)(q8[16*g:])
+		s := scale16[g]
+		aux[0] += s * (int32(uu[0])*int32(int8(yy[0])) + int32(uu[8])*int32(int8(yy[8])))
+		aux[1] += s * (int32(uu[1])*int32(int8(yy[1])) + int32(uu[9])*int32(int8(yy[9])))
+		aux[2] += s * (int32(uu[2])*int32(int8(yy[2])) + int32(uu[10])*int32(int8(yy[10])))
+		aux[3] += s * (int32(uu[3])*int32(int8(yy[3])) + int32(uu[11])*int32(int8(yy[11])))
+		aux[4] += s * (int32(uu[4])*int32(int8(yy[4])) + int32(uu[12])*int32(int8(yy[12])))
+		aux[5] += s * (int32(uu[5])*int32(int8(yy[5])) + int32(uu[13])*int32(int8(yy[13])))
+		aux[6] += s * (int32(uu[6])*int32(int8(yy[6])) + int32(uu[14])*int32(int8(yy[14])))
+		aux[7] += s * (int32(uu[7])*int32(int8(yy[7])) + int32(uu[15])*int32(int8(yy[15])))
+	}
+}
+
+// dotQ4KQ8KGeneric is vec_dot_q4_K_q8_K (spec §4.4, §4.9).
+func dotQ4KQ8KGeneric(w, x []byte, nb int) float32 {
+	var sums [8]float32
+	var sumf float32
+	var u [qk]int8
+	var sc16 [16]int32
+	for b := 0; b < nb; b++ {
+		wb := w[b*q4KBytes : (b+1)*q4KBytes]
+		xb := x[b*q8KBytes : (b+1)*q8KBytes]
+		sc, m := scaleMinK4(wb[4:16])
+		qs := (*[128]byte)(wb[16:144])
+		for c := 0; c < 4; c++ {
+			q := (*[32]byte)(qs[32*c:])
+			lo, hi := (*[32]int8)(u[64*c:]), (*[32]int8)(u[64*c+32:])
+			for l := 0; l < 32; l++ {
+				lo[l] = int8(q[l] & 0xF)
+				hi[l] = int8(q[l] >> 4)
+			}
+		}
+		for g := 0; g < 16; g++ {
+			sc16[g] = sc[g/2]
+		}
+		var aux [8]int32
+		kquantLanes(&aux, &u, xb[4:260], &sc16)
+		yd := f32(xb)
+		d := f16(wb[0:]) * yd
+		for l := 0; l < 8; l++ {
+			sums[l] += float32(d * float32(aux[l]))
+		}
+		dmin := f16(wb[2:]) * yd
+		sumf -= float32(dmin * float32(bsumsMinK(&m, xb)))
+	}
+	for l := 0; l < 8; l++ {
+		sumf += sums[l]
+	}
+	return sumf
+}
+
+// dotQ5KQ8KGeneric is vec_dot_q5_K_q8_K (spec §4.5, §4.9).
+func dotQ5KQ8KGeneric(w, x []byte, nb int) float32 {
+	var sums [8]float32
+	var sumf float32
+	var u [qk]int8
+	var sc16 [16]int32
+	for b := 0; b < nb; b++ {
+		wb := w[b*q5KBytes : (b+1)*q5KBytes]
+		xb := x[b*q8KBytes : (b+1)*q8KBytes]
+		sc, m := scaleMinK4(wb[4:16])
+		qh := wb[16:48]
+		qs := wb[48:176]
+		for c := 0; c < 4; c++ {
+			for l := 0; l < 32; l++ {
+				u[64*c+l] = int8(qs[32*c+l]&0xF | (qh[l]>>(2*c)&1)<<4)
+				u[64*c+32+l] = int8(qs[32*c+l]>>4 | (qh[l]>>(2*c+1)&1)<<4)
+			}
+		}
+		for g := 0; g < 16; g++ {
+			sc16[g] = sc[g/2]
+		}
+		var aux [8]int32
+		kquantLanes(&aux, &u, xb[4:260], &sc16)
+		yd := f32(xb)
+		d := f16(wb[0:]) * yd
+		for l := 0; l < 8; l++ {
+			sums[l] += float32(d * float32(aux[l]))
+		}
+		dmin := f16(wb[2:]) * yd
+		sumf -= float32(dmin * float32(bsumsMinK(&m, xb)))
+	}
+	for l := 0; l < 8; l++ {
+		sumf += sums[l]
+	}
+	return sumf
+}
+
+// dotQ6KQ8KGeneric is vec_dot_q6_K_q8_K (spec §4.6, §4.9).
+func dotQ6KQ8KGeneric(w, x []byte, nb int) float32 {
+	var sums [8]float32
+	var u [qk]int8
+	var sc16 [16]int32
+	for b := 0; b < nb; b++ {
+		wb := w[b*q6KBytes : (b+1)*q6KBytes]
+		xb := x[b*q8KBytes : (b+1)*q8KBytes]
+		unpackQ6K(&u, wb)
+		for g := 0; g < 16; g++ {
+			sc16[g] = int32(int8(wb[192+g]))
+		}
+		var aux [8]int32
+		kquantLanes(&aux, &u, xb[4:260], &sc16)
+		d := f16(wb[208:]) * f32(xb)
+		for l := 0; l < 8; l++ {
+			sums[l] += float32(d * float32(aux[l]))
+		}
+	}
+	var sumf float32
+	for l := 0; l < 8; l++ {
+		sumf += sums[l]
+	}
+	return sumf
+}
+
+// unpackQ6K writes the 256 centred quants q−32 of a Q6_K block.
+func unpackQ6K(u *[qk]int8, wb []byte) {
+	ql := wb[0:128]
+	qh := wb[128:192]
+	for h := 0; h < 2; h++ {
+		l0, h0 := ql[64*h:64*h+64], qh[32*h:32*h+32]
+		for l := 0; l < 32; l++ {
+			u[128*h+l] = int8(l0[l]&0xF|(h0[l]>>0&3)<<4) - 32
+			u[128*h+32+l] = int8(l0[l+32]&0xF|(h0[l]>>2&3)<<4) - 32
+			u[128*h+64+l] = int8(l0[l]>>4|(h0[l]>>4&3)<<4) - 32
+			u[128*h+96+l] = int8(l0[l+32]>>4|(h0[l]>>6&3)<<4) - 32
+		}
+	}
+}
+
+// q4_0Int is S_b of one Q4_0 block against one Q8_0 block (spec §4.9).
+func q4_0Int(wb, xb []byte) int32 {
+	qs := wb[2:18]
+	y := xb[2:34]
+	var s0, s1 int32
+	for j := 0; j < 16; j++ {
+		s0 += (int32(qs[j]&0xF) - 8) * int32(int8(y[j]))
+		s1 += (int32(qs[j]>>4) - 8) * int32(int8(y[j+16]))
+	}
+	return s0 + s1
+}
+
+// dotQ4_0Q8_0Generic is vec_dot_q4_0_q8_0 (spec §4.2, §4.9).
+func dotQ4_0Q8_0Generic(w, x []byte, nb int) float32 {
+	var sumf float32
+	for b := 0; b < nb; b++ {
+		wb := w[b*q4_0Bytes : (b+1)*q4_0Bytes]
+		xb := x[b*q8_0Bytes : (b+1)*q8_0Bytes]
+		s := q4_0Int(wb, xb)
+		sumf += float32(float32(float32(s)*f16(wb)) * f16(xb))
+	}
+	return sumf
+}
+
+// q8_0Int is S_b of two Q8_0 blocks (spec §4.9).
+func q8_0Int(wb, xb []byte) int32 {
+	a := wb[2:34]
+	y := xb[2:34]
+	var s int32
+	for j := 0; j < 32; j++ {
+		s += int32(int8(a[j])) * int32(int8(y[j]))
+	}
+	return s
+}
+
+// dotQ8_0Q8_0Generic is vec_dot_q8_0_q8_0 (spec §4.3, §4.9).
+func dotQ8_0Q8_0Generic(w, x []byte, nb int) float32 {
+	var sumf float32
+	for b := 0; b < nb; b++ {
+		wb := w[b*q8_0Bytes : (b+1)*q8_0Bytes]
+		xb := x[b*q8_0Bytes : (b+1)*q8_0Bytes]
+		s := q8_0Int(wb, xb)
+		sumf += float32(float32(s) * float32(f16(wb)*f16(xb)))
+	}
+	return sumf
+}
+
+// dotF32Generic is Σ w[i]·x[i] over n f32 elements, products rounded to f32
+// and summed in f64 (ggml's scalar ggml_vec_dot_f32).
+func dotF32Generic(w, x []byte, n int) float32 {
+	w, x = w[:4*n], x[:4*n]
+	var s0, s1 float64
+	i := 0
+	for ; i+2 <= n; i += 2 {
+		s0 += float64(f32(w[4*i:]) * f32(x[4*i:]))
+		s1 += float64(f32(w[4*i+4:]) * f32(x[4*i+4:]))
+	}
+	for ; i < n; i++ {
+		s0 += float64(f32(w[4*i:]) * f32(x[4*i:]))
+	}
+	return float32(s0 + s1)
+}
+
+// dotF16F32Generic is Σ f32(w[i])·x[i] for f16 weights and f32 activations,
+// products rounded to f32 and summed in f64.
+func dotF16F32Generic(w, x []byte, n int) float32 {
+	w, x = w[:2*n], x[:4*n]
+	var s float64
+	for i := 0; i < n; i++ {
+		s += float64(f16(w[2*i:]) * f32(x[4*i:]))
+	}
+	return float32(s)
+}
+
+// dotBF16F32Generic is Σ f32(w[i])·x[i] for bf16 weights and f32
+// activations, products rounded to f32 and summed in f64.
+func dotBF16F32Generic(w, x []byte, n int) float32 {
+	w, x = w[:2*n], x[:4*n]
+	var s float64
+	for i := 0; i < n; i++ {
+		wf := math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*i:])) << 16)
+		s += float64(wf * f32(x[4*i:]))
+	}
+	return float32(s)
+}

@@ -1,0 +1,334 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/smolbot/smolbot/internal/cpu"
+	"github.com/smolbot/smolbot/quant"
+)
+
+// The assembly kernels. Each *Rows* function computes rows dot products of
+// consecutive weight rows (wstride bytes apart) against one activation row:
+// dst[r] = dot(w+r*wstride, x) over nb blocks, with exactly the generic
+// kernel's integer partial sums, accumulated in f32 SIMD lanes. Each
+// *Rows4* function does the same for four activation rows xstride bytes
+// apart, writing dst[t*dstStride+r]; it decodes every weight block once for
+// the four tokens and gives bit-identical results to four *Rows* calls.
+// For the float types (F32, F16, BF16 weights against f32) nb counts
+// elements. Preconditions, checked by the Go wrappers: nb ≥ 1, rows ≥ 1,
+// and every row and activation in bounds. The AVX2 kernels need AVX2, FMA and F16C;
+// the AVX512 ones AVX-512 F/BW/VL and VNNI (cpu.AVX512).
+
+//go:noescape
+func q4kRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func q4kRows4AVX2(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
+
+//go:noescape
+func q4kRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func q4kRows4AVX512(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
+
+//go:noescape
+func q6kRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func q6kRows4AVX2(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
+
+//go:noescape
+func q6kRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func q6kRows4AVX512(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
+
+//go:noescape
+func q5kRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func q5kRows4AVX2(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
+
+//go:noescape
+func q5kRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func q5kRows4AVX512(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
+
+//go:noescape
+func q8_0RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func q4_0RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f32RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f16RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func bf16RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f32RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f16RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func bf16RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+// quantizeQ8KAVX2 and quantizeQ8KAVX512 quantize nb blocks of 256 floats
+// at src to Q8_K at dst, with exactly the bytes of quant.QuantizeQ8K.
+//
+//go:noescape
+func quantizeQ8KAVX2(dst *byte, src *float32, nb int)
+
+//go:noescape
+func quantizeQ8KAVX512(dst *byte, src *float32, nb int)
+
+// quantizeQ8_0AVX2 quantizes nb blocks of 32 floats at src to Q8_0 at
+// dst, with exactly the bytes of quant.QuantizeQ8_0Act.
+//
+//go:noescape
+func quantizeQ8_0AVX2(dst *byte, src *float32, nb int)
+
+func quantizeQ8_0AVX2Go(src []float32, dst []byte) {
+	nb := len(src) / qk0
+	if len(src)%qk0 != 0 || len(dst) < nb*q8_0Bytes {
+		panic(fmt.Sprintf("kernels: quantize %d elements into %d bytes", len(src), len(dst)))
+	}
+	if nb > 0 {
+		quantizeQ8_0AVX2(&dst[0], &src[0], nb)
+	}
+}
+
+func checkQuantize(src []float32, dst []byte) int {
+	nb := len(src) / qk
+	if len(src)%qk != 0 || len(dst) < nb*q8KBytes {
+		panic(fmt.Sprintf("kernels: quantize %d elements into %d bytes", len(src), len(dst)))
+	}
+	return nb
+}
+
+func quantizeQ8KAVX2Go(src []float32, dst []byte) {
+	if nb := checkQuantize(src, dst); nb > 0 {
+		quantizeQ8KAVX2(&dst[0], &src[0], nb)
+	}
+}
+
+func quantizeQ8KAVX512Go(src []float32, dst []byte) {
+	if nb := checkQuantize(src, dst); nb > 0 {
+		quantizeQ8KAVX512(&dst[0], &src[0], nb)
+	}
+}
+
+//go:noescape
+func q4_0RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+// Single dot products call the row kernels directly (not through a func
+// value) so that the result variable stays on the stack.
+
+func q4kDotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q4KBytes, q8KBytes)
+	q4kRowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func q4kDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q4KBytes, q8KBytes)
+	q4kRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func q6kDotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q6KBytes, q8KBytes)
+	q6kRowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func q6kDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q6KBytes, q8KBytes)
+	q6kRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func q5kDotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q5KBytes, q8KBytes)
+	q5kRowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func q5kDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q5KBytes, q8KBytes)
+	q5kRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func q8_0DotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q8_0Bytes, q8_0Bytes)
+	q8_0RowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func q4_0DotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q4_0Bytes, q8_0Bytes)
+	q4_0RowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f32DotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 4, 4)
+	f32RowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f16DotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 4)
+	f16RowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func bf16DotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 4)
+	bf16RowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f32DotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 4, 4)
+	f32RowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f16DotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 4)
+	f16RowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func bf16DotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 4)
+	bf16RowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func q4_0DotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, q4_0Bytes, q8_0Bytes)
+	q4_0RowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+// archKernels installs the assembly kernels available at level l.
+func archKernels(l cpu.Level, t *[maxType]kernel) {
+	quantizeQ8K = quant.QuantizeQ8K
+	quantizeQ8_0 = quant.QuantizeQ8_0Act
+	if l >= cpu.AVX2 {
+		quantizeQ8_0 = quantizeQ8_0AVX2Go
+	}
+	switch {
+	case l >= cpu.AVX512:
+		quantizeQ8K = quantizeQ8KAVX512Go
+		install(t, quant.Q4_K, q4kDotAVX512, q4kRowsAVX512, q4kRows4AVX512)
+		install(t, quant.Q5_K, q5kDotAVX512, q5kRowsAVX512, q5kRows4AVX512)
+		install(t, quant.Q6_K, q6kDotAVX512, q6kRowsAVX512, q6kRows4AVX512)
+		install(t, quant.Q4_0, q4_0DotAVX512, q4_0RowsAVX512, nil)
+		install(t, quant.Q8_0, q8_0DotAVX2, q8_0RowsAVX2, nil)
+		install(t, quant.F32, f32DotAVX512, f32RowsAVX512, nil)
+		install(t, quant.F16, f16DotAVX512, f16RowsAVX512, nil)
+		install(t, quant.BF16, bf16DotAVX512, bf16RowsAVX512, nil)
+	case l >= cpu.AVX2:
+		quantizeQ8K = quantizeQ8KAVX2Go
+		install(t, quant.Q4_K, q4kDotAVX2, q4kRowsAVX2, q4kRows4AVX2)
+		install(t, quant.Q5_K, q5kDotAVX2, q5kRowsAVX2, q5kRows4AVX2)
+		install(t, quant.Q6_K, q6kDotAVX2, q6kRowsAVX2, q6kRows4AVX2)
+		install(t, quant.Q4_0, q4_0DotAVX2, q4_0RowsAVX2, nil)
+		install(t, quant.Q8_0, q8_0DotAVX2, q8_0RowsAVX2, nil)
+		install(t, quant.F32, f32DotAVX2, f32RowsAVX2, nil)
+		install(t, quant.F16, f16DotAVX2, f16RowsAVX2, nil)
+		install(t, quant.BF16, bf16DotAVX2, bf16RowsAVX2, nil)
+	}
+}
+
+// asmRows is the shape of every *Rows* assembly function.
+type asmRows func(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+// asmRows4 is the shape of every *Rows4* assembly function.
+type asmRows4 func(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
+
+// install puts an assembly kernel into the table behind bounds-checking
+// wrappers. Without rows4 the four-token entry runs rows once per token,
+// which gives the same results without the weight reuse.
+func install(t *[maxType]kernel, wt quant.Type, dot func(w, x []byte, nb int) float32, rows asmRows, rows4 asmRows4) {
+	k := &t[wt]
+	k.dot = dot
+	wb, xb := k.wBytes, k.xBytes
+	k.rows = func(dst []float32, w []byte, wstride int, x []byte, nb int) {
+		if len(dst) == 0 {
+			return
+		}
+		if nb == 0 {
+			clear(dst)
+			return
+		}
+		checkRows(len(dst), len(w), wstride, len(x), 0, nb, wb, xb, 1)
+		rows(&dst[0], &w[0], wstride, &x[0], nb, len(dst))
+	}
+	k.rows4 = func(dst []float32, dstStride int, w []byte, wstride int, x []byte, xstride int, nb, nrows int) {
+		if nrows <= 0 {
+			return
+		}
+		if len(dst) < 3*dstStride+nrows || dstStride < nrows {
+			panic(fmt.Sprintf("kernels: rows4 output of %d values for 4×%d rows (stride %d)", len(dst), nrows, dstStride))
+		}
+		if nb == 0 {
+			for t := 0; t < 4; t++ {
+				clear(dst[t*dstStride : t*dstStride+nrows])
+			}
+			return
+		}
+		checkRows(nrows, len(w), wstride, len(x), xstride, nb, wb, xb, 4)
+		if rows4 == nil {
+			for t := 0; t < 4; t++ {
+				rows(&dst[t*dstStride], &w[0], wstride, &x[t*xstride], nb, nrows)
+			}
+			return
+		}
+		rows4(&dst[0], dstStride, &w[0], wstride, &x[0], xstride, nb, nrows)
+	}
+}
+
+// checkRows panics unless rows weight rows wstride bytes apart and toks
+// activation rows xstride bytes apart, each of nb blocks, fit in their
+// buffers: the assembly trusts these bounds.
+func checkRows(rows, wlen, wstride, xlen, xstride, nb, wb, xb, toks int) {
+	if wstride < 0 || xstride < 0 || (rows-1)*wstride+nb*wb > wlen || (toks-1)*xstride+nb*xb > xlen {
+		panic(fmt.Sprintf("kernels: %d rows (stride %d) of %d blocks in %d bytes, %d activations (stride %d) in %d bytes",
+			rows, wstride, nb, wlen, toks, xstride, xlen))
+	}
+}
+
+// checkDot panics unless nb ≥ 1 blocks fit in both rows.
+func checkDot(wlen, xlen, nb, wb, xb int) {
+	if nb <= 0 || nb*wb > wlen || nb*xb > xlen {
+		panic(fmt.Sprintf("kernels: dot of %d blocks with %d weight and %d activation bytes", nb, wlen, xlen))
+	}
+}

@@ -1,0 +1,312 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/smolbot/smolbot/kernels"
+	"github.com/smolbot/smolbot/quant"
+)
+
+// KVLayer is a read view of one transformer layer's cached keys and values
+// for one sequence, in the paged layout package kvcache writes.
+//
+// Cells are grouped in pages of PageCells cells. In page p:
+//   - K[p] holds Heads × PageCells key rows of HeadDim elements, head-major
+//     ([head][cell][dim]), so one KV head's keys are contiguous.
+//   - V[p], for F32 and F16, holds Heads × HeadDim rows of PageCells
+//     elements ([head][dim][cell], transposed) so that Σ_j p_j·V_j is one
+//     dot product per output dimension; for Q8_0 it is laid out like K
+//     (quantized blocks run along the head dimension).
+type KVLayer struct {
+	Type      quant.Type // F32, F16 or Q8_0
+	Heads     int        // KV heads
+	HeadDim   int
+	PageCells int
+	K, V      [][]byte
+}
+
+// KVElemSupported reports whether t can be a KV cache element type.
+func KVElemSupported(t quant.Type) bool {
+	return t == quant.F32 || t == quant.F16 || t == quant.Q8_0
+}
+
+// RowBytes is the size of one key row (HeadDim elements of Type).
+func (kv *KVLayer) RowBytes() int {
+	n, _ := kv.Type.RowBytes(int64(kv.HeadDim))
+	return int(n)
+}
+
+// AttnScratch is per-goroutine working memory for Attend. It is sized for a
+// group of query heads, a head dimension and a page size.
+type AttnScratch struct {
+	group, headDim, pageCells int
+	scores                    []float32 // group × pageCells
+	acc                       []float32 // group × headDim
+	m, l                      []float32 // running max and sum per head
+	row                       []float32 // one dequantized K/V row (Q8_0)
+	probs                     []float32 // group × cells, for attendGGML
+}
+
+// NewAttnScratch allocates scratch for Attend with up to group query heads
+// per KV head, headDim-element heads and pages of pageCells cells.
+func NewAttnScratch(group, headDim, pageCells int) *AttnScratch {
+	return &AttnScratch{
+		group: group, headDim: headDim, pageCells: pageCells,
+		scores: make([]float32, group*pageCells),
+		acc:    make([]float32, group*headDim),
+		m:      make([]float32, group),
+		l:      make([]float32, group),
+		row:    make([]float32, headDim),
+	}
+}
+
+// Attend computes causal attention for one query token against the first
+// nCells cells of KV head kvh: for each query head g of the group,
+//
+//	out_g = Σ_j softmax_j(scale · q_g·K_j) · V_j,   j < nCells.
+//
+// q and out hold the group's query heads back to back (len(q) = group ×
+// HeadDim, the heads kvh·group … kvh·group+group−1 of a GQA model); out may
+// not alias q. The softmax is computed online, one page of scores at a time
+// (a running maximum and sum per head, rescaling the partial output when the
+// maximum grows), so memory does not grow with the context. With nCells = 0
+// the output is zero.
+func (kv *KVLayer) Attend(out, q []float32, kvh, nCells int, scale float32, decode bool, s *AttnScratch) {
+	D := kv.HeadDim
+	group := len(q) / D
+	if group > s.group || D != s.headDim || kv.PageCells > s.pageCells {
+		panic(fmt.Sprintf("tensor: attention scratch for %d heads of %d (pages %d) used for %d heads of %d (pages %d)",
+			s.group, s.headDim, s.pageCells, group, D, kv.PageCells))
+	}
+	out = out[:group*D]
+	if kv.Type == quant.F32 {
+		kv.attendGGML(out, q, kvh, nCells, scale, decode, s)
+		return
+	}
+	acc := s.acc[:group*D]
+	clear(acc)
+	m, l := s.m[:group], s.l[:group]
+	for g := range m {
+		m[g] = float32(math.Inf(-1))
+		l[g] = 0
+	}
+	P := kv.PageCells
+	rowBytes := kv.RowBytes()
+	for p := 0; p*P < nCells; p++ {
+		nc := min(P, nCells-p*P)
+		kpage := kv.K[p][kvh*P*rowBytes:]
+		// Scores of this page: scale·q_g·K_j, each key row read once for
+		// the whole group.
+		for j := 0; j < nc; j++ {
+			krow := kpage[j*rowBytes : (j+1)*rowBytes]
+			if kv.Type == quant.Q8_0 {
+				dequantQ8_0(krow, s.row)
+			}
+			for g := 0; g < group; g++ {
+				s.scores[g*P+j] = kv.dotK(krow, q[g*D:(g+1)*D], s.row) * scale
+			}
+		}
+		// Online softmax: fold this page's maximum into the running one.
+		for g := 0; g < group; g++ {
+			sc := s.scores[g*P : g*P+nc]
+			mt := sc[0]
+			for _, v := range sc[1:] {
+				if v > mt {
+					mt = v
+				}
+			}
+			if mt > m[g] {
+				if l[g] != 0 {
+					c := Exp(m[g] - mt)
+					l[g] *= c
+					a := acc[g*D : (g+1)*D]
+					for d := range a {
+						a[d] *= c
+					}
+				}
+				m[g] = mt
+			}
+			mg := m[g]
+			var sum float32
+			for j, v := range sc {
+				e := Exp(v - mg)
+				sc[j] = e
+				sum += e
+			}
+			l[g] += sum
+		}
+		// Accumulate P·V.
+		kv.accumulateV(acc, s, p, kvh, nc, group)
+	}
+	for g := 0; g < group; g++ {
+		a := acc[g*D : (g+1)*D]
+		o := out[g*D : (g+1)*D]
+		if l[g] == 0 {
+			clear(o)
+			continue
+		}
+		inv := 1 / l[g]
+		for d := range a {
+			o[d] = a[d] * inv
+		}
+	}
+}
+
+// dotK returns q·k for one key row of the cache's element type (for Q8_0,
+// the row already dequantized into row).
+func (kv *KVLayer) dotK(k []byte, q, row []float32) float32 {
+	switch kv.Type {
+	case quant.F32:
+		return kernels.DotF32(bytesF32(k), q, len(q))
+	case quant.F16:
+		return kernels.DotF16F32(k, q, len(q))
+	default: // Q8_0: row holds the dequantized key
+		return kernels.DotF32(row, q, len(q))
+	}
+}
+
+// accumulateV adds Σ_j scores[g][j]·V_j (j < nc, page p, head kvh) to acc.
+func (kv *KVLayer) accumulateV(acc []float32, s *AttnScratch, p, kvh, nc, group int) {
+	D, P := kv.HeadDim, kv.PageCells
+	switch kv.Type {
+	case quant.F32, quant.F16:
+		es := 4
+		if kv.Type == quant.F16 {
+			es = 2
+		}
+		plane := kv.V[p][kvh*D*P*es:]
+		for d := 0; d < D; d++ {
+			vt := plane[d*P*es : (d*P+nc)*es]
+			for g := 0; g < group; g++ {
+				sc := s.scores[g*P : g*P+nc]
+				if kv.Type == quant.F32 {
+					acc[g*D+d] += kernels.DotF32(bytesF32(vt), sc, nc)
+				} else {
+					acc[g*D+d] += kernels.DotF16F32(vt, sc, nc)
+				}
+			}
+		}
+	default: // Q8_0 rows
+		rowBytes := kv.RowBytes()
+		vpage := kv.V[p][kvh*P*rowBytes:]
+		for j := 0; j < nc; j++ {
+			dequantQ8_0(vpage[j*rowBytes:(j+1)*rowBytes], s.row)
+			for g := 0; g < group; g++ {
+				w := s.scores[g*P+j]
+				a := acc[g*D : (g+1)*D]
+				for d, v := range s.row[:D] {
+					a[d] += w * v
+				}
+			}
+		}
+	}
+}
+
+// dequantQ8_0 decodes one Q8_0 row (len(dst)/32 blocks) without the
+// per-call checks of quant.DequantizeRow: this is the attention inner loop
+// and the sizes are fixed by the cache.
+func dequantQ8_0(src []byte, dst []float32) {
+	for b := 0; b*32 < len(dst); b++ {
+		blk := src[b*34 : b*34+34]
+		d := quant.F16ToF32(binary.LittleEndian.Uint16(blk))
+		out := dst[b*32 : b*32+32]
+		for i := range out {
+			out[i] = float32(int8(blk[2+i])) * d
+		}
+	}
+}
+
+// bytesF32 views little-endian bytes as float32s. The cache allocates its
+// pages through []float32-aligned allocations, so the view is aligned.
+func bytesF32(b []byte) []float32 {
+	if len(b) < 4 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+// attendGGML reproduces llama.cpp's attention without flash attention over
+// an F32 cache (the configuration of the reference fixtures) operation for
+// operation, on the AVX-512 code paths:
+//   - scores: ggml_vec_dot_f32(k_j, q) × scale;
+//   - softmax: vectorised expf of (s − max) in 16-wide chunks, each chunk's
+//     horizontal sum added in float64, then every probability multiplied by
+//     the float32 reciprocal of the sum;
+//   - output: for a batch of several tokens, llamafile's tinyBLAS GEMM of
+//     the transposed V with the probabilities (16 FMA lanes over the cells,
+//     one horizontal sum); for a single token, ggml_vec_dot_f32 over the KV
+//     view padded to a multiple of 64 cells.
+//
+// It keeps all scores of a head (group × nCells floats of scratch), and it
+// is slower than the online path; F32 caches exist for exactness checks.
+func (kv *KVLayer) attendGGML(out, q []float32, kvh, nCells int, scale float32, decode bool, s *AttnScratch) {
+	D, P := kv.HeadDim, kv.PageCells
+	group := len(q) / D
+	s.growProbs(group * nCells)
+	probs := s.probs[:group*nCells]
+	rowBytes := kv.RowBytes()
+	for g := 0; g < group; g++ {
+		qg := q[g*D : (g+1)*D]
+		pr := probs[g*nCells : (g+1)*nCells]
+		m := float32(math.Inf(-1))
+		for j := range pr {
+			k := bytesF32(kv.K[j/P][(kvh*P+j%P)*rowBytes:])[:D]
+			v := dotVec(k, qg) * scale
+			pr[j] = v
+			if v > m {
+				m = v
+			}
+		}
+		var sum float64
+		for c := 0; c < nCells; c += simdLanes {
+			var lanes [simdLanes]float32
+			for l := 0; l < simdLanes && c+l < nCells; l++ {
+				e := vexpf(pr[c+l] - m)
+				pr[c+l] = e
+				lanes[l] = e
+			}
+			sum += float64(hsum16(&lanes))
+		}
+		inv := float32(1 / sum)
+		for j := range pr {
+			pr[j] *= inv
+		}
+	}
+	for g := 0; g < group; g++ {
+		pr := probs[g*nCells : (g+1)*nCells]
+		o := out[g*D : (g+1)*D]
+		for d := 0; d < D; d++ {
+			var gemm [simdLanes]float32
+			var vec [4][simdLanes]float32
+			for p := 0; p*P < nCells; p++ {
+				nc := min(P, nCells-p*P)
+				vt := bytesF32(kv.V[p][4*((kvh*D+d)*P):])[:nc]
+				pp := pr[p*P : p*P+nc]
+				for j, v := range vt {
+					if decode {
+						vecDotAcc(&vec, p*P+j, pp[j], v)
+					} else {
+						gemm[j%simdLanes] = fma32(pp[j], v, gemm[j%simdLanes])
+					}
+				}
+			}
+			if decode {
+				o[d] = finishVecDot(&vec)
+			} else {
+				o[d] = hsum16(&gemm)
+			}
+		}
+	}
+}
+
+// growProbs makes sure the probability scratch holds n values. It grows
+// geometrically, so a growing sequence allocates only O(log n) times.
+func (s *AttnScratch) growProbs(n int) {
+	if cap(s.probs) < n {
+		s.probs = make([]float32, max(n, 2*cap(s.probs), 1024))
+	}
+	s.probs = s.probs[:cap(s.probs)]
+}

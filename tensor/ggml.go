@@ -1,0 +1,144 @@
+package tensor
+
+import "math"
+
+// This file reproduces, operation by operation, the float32 arithmetic of
+// the ggml CPU code paths that llama.cpp runs on an x86 machine with
+// AVX-512 (the reference machine of the fixtures): the vectorised expf
+// behind SiLU and softmax, and the summation orders of its f32 dot
+// products and horizontal sums.
+//
+// Why bother: in a quantized model every matmul rounds its activations to
+// int8 (Q8_0/Q8_K). A one-ulp difference anywhere upstream occasionally
+// moves an activation across a rounding boundary, and in small random-weight
+// test models one such flip shifts the logits by tenths. Matching ggml's
+// operation order removes those flips, so quantized models agree with
+// llama.cpp far beyond what tolerance-based arithmetic would.
+
+// simdLanes is the f32 vector width of the reference build (AVX-512).
+const simdLanes = 16
+
+// fma32 is a float32 fused multiply-add: a·b+c with one rounding (computed
+// exactly in float64 and rounded once more to float32; the double rounding
+// can differ from a true single-precision FMA only when the float64 result
+// lands exactly on a float32 midpoint, which the inputs here make vanishingly
+// rare).
+func fma32(a, b, c float32) float32 {
+	return float32(math.FMA(float64(a), float64(b), float64(c)))
+}
+
+// vexpf is one lane of ggml_v_expf in its AVX-512 form (an Arm
+// optimized-routines expf: ≤ 1.5 ulp, flushes above ~88.38 to +Inf and
+// below ~−103.97 to 0).
+func vexpf(x float32) float32 {
+	const (
+		shift = 0x1.8p23
+		log2e = 0x1.715476p+0
+		ln2hi = 0x1.62e4p-1
+		ln2lo = 0x1.7f7d1cp-20
+		c1    = 0x1.ffffecp-1
+		c2    = 0x1.fffdb6p-2
+		c3    = 0x1.555e66p-3
+		c4    = 0x1.573e2ep-5
+		c5    = 0x1.0e4020p-7
+	)
+	z := fma32(x, log2e, shift)
+	n := z - shift
+	b := fma32(-n, ln2lo, fma32(-n, ln2hi, x))
+	if n > 192 || n < -192 {
+		if n <= 0 {
+			return 0
+		}
+		return float32(math.Inf(1))
+	}
+	u := b * b
+	j := fma32(fma32(fma32(c5, b, c4), u, fma32(c3, b, c2)), u, fma32(c1, b, 1))
+	// scalef: j·2^n, rounded once (float64 holds it exactly).
+	return float32(math.Ldexp(float64(j), int(n)))
+}
+
+// vsilu is one lane of ggml_v_silu: x / (1 + vexpf(0 − x)).
+func vsilu(x float32) float32 {
+	return x / (1 + vexpf(0-x))
+}
+
+// hsum16 is _mm512_reduce_add_ps: a halving tree (lanes i and i+8, then
+// i and i+4, then i and i+2, then 0 and 1).
+func hsum16(v *[16]float32) float32 {
+	var t [8]float32
+	for i := range 8 {
+		t[i] = v[i] + v[i+8]
+	}
+	for i := range 4 {
+		t[i] += t[i+4]
+	}
+	t[0] += t[2]
+	t[1] += t[3]
+	return t[0] + t[1]
+}
+
+// dotVec is ggml_vec_dot_f32 (AVX-512): four 16-lane FMA accumulators over
+// steps of 64 elements, folded pairwise (0+2, 1+3, then 0+1), reduced with
+// hsum16, then any leftover elements added one by one in float32.
+func dotVec(x, y []float32) float32 {
+	n := len(x)
+	np := n &^ 63
+	var acc [4][16]float32
+	for i := 0; i < np; i += 64 {
+		for j := range 4 {
+			xs, ys := x[i+16*j:i+16*j+16], y[i+16*j:i+16*j+16]
+			a := &acc[j]
+			for l := range 16 {
+				a[l] = fma32(xs[l], ys[l], a[l])
+			}
+		}
+	}
+	for l := range 16 {
+		acc[0][l] += acc[2][l]
+		acc[1][l] += acc[3][l]
+	}
+	for l := range 16 {
+		acc[0][l] += acc[1][l]
+	}
+	sum := hsum16(&acc[0])
+	for i := np; i < n; i++ {
+		sum += x[i] * y[i]
+	}
+	return sum
+}
+
+// dotGemm is one output of llamafile's tinyBLAS f32 GEMM (AVX-512): one
+// 16-lane FMA accumulator over the whole length (a multiple of 16), then
+// hsum16.
+func dotGemm(x, y []float32) float32 {
+	var acc [16]float32
+	for i := 0; i+16 <= len(x); i += 16 {
+		xs, ys := x[i:i+16], y[i:i+16]
+		for l := range 16 {
+			acc[l] = fma32(xs[l], ys[l], acc[l])
+		}
+	}
+	return hsum16(&acc)
+}
+
+// vecDotAcc accumulates one element into the lane and register that
+// ggml_vec_dot_f32 (AVX-512) would use for index j: register (j/16)%4,
+// lane j%16. finishVecDot then folds and reduces the registers as the
+// function does. Together they compute ggml_vec_dot_f32 over a length
+// padded with zeros to a multiple of 64, which is how llama.cpp's padded
+// KV views are read.
+func vecDotAcc(acc *[4][16]float32, j int, x, y float32) {
+	r, l := (j/16)%4, j%16
+	acc[r][l] = fma32(x, y, acc[r][l])
+}
+
+func finishVecDot(acc *[4][16]float32) float32 {
+	for l := range 16 {
+		acc[0][l] += acc[2][l]
+		acc[1][l] += acc[3][l]
+	}
+	for l := range 16 {
+		acc[0][l] += acc[1][l]
+	}
+	return hsum16(&acc[0])
+}
