@@ -19,9 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 
+	"github.com/smolbot/smolbot/internal/mmapfile"
 	"github.com/smolbot/smolbot/quant"
 )
 
@@ -110,21 +110,9 @@ type File struct {
 
 // Open parses the GGUF file at path and maps it into memory.
 func Open(path string) (*File, error) {
-	fd, err := os.Open(path)
+	data, unmap, err := mmapfile.Map(path)
 	if err != nil {
-		return nil, err
-	}
-	defer fd.Close()
-	st, err := fd.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("gguf: %s is not a regular file", path)
-	}
-	data, unmap, err := mapFile(fd, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("gguf: mapping %s: %w", path, err)
+		return nil, fmt.Errorf("gguf: %w", err)
 	}
 	f, err := parse(data)
 	if err != nil {

@@ -17,9 +17,9 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"os"
 	"sort"
 
+	"github.com/smolbot/smolbot/internal/mmapfile"
 	"github.com/smolbot/smolbot/quant"
 )
 
@@ -137,21 +137,9 @@ type File struct {
 
 // Open parses the file at path and maps it into memory read-only.
 func Open(path string) (*File, error) {
-	fd, err := os.Open(path)
+	data, unmap, err := mmapfile.Map(path)
 	if err != nil {
-		return nil, err
-	}
-	defer fd.Close()
-	st, err := fd.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("safetensors: %s is not a regular file", path)
-	}
-	data, unmap, err := mapFile(fd, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: mapping %s: %w", path, err)
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	f, err := parse(data)
 	if err != nil {
