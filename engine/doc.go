@@ -1,7 +1,8 @@
-// Package engine is smolbot's inference API: it loads a GGUF model with its
-// tokenizer and chat template, keeps per-conversation KV caches, and
-// generates text. The server, the CLI and the benchmarks use it; nothing
-// below it knows about prompts, sampling or streaming.
+// Package engine is smolbot's inference API: it loads a model (a GGUF file
+// or a Hugging Face safetensors directory) with its tokenizer and chat
+// template, keeps per-conversation KV caches, and generates text. The
+// server, the CLI and the benchmarks use it; nothing below it knows about
+// prompts, sampling or streaming.
 //
 // # Usage
 //

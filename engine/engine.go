@@ -7,6 +7,7 @@ import (
 
 	"github.com/smolbot/smolbot/chat"
 	"github.com/smolbot/smolbot/gguf"
+	"github.com/smolbot/smolbot/hf"
 	"github.com/smolbot/smolbot/kernels"
 	"github.com/smolbot/smolbot/kvcache"
 	"github.com/smolbot/smolbot/model"
@@ -53,6 +54,7 @@ var ErrClosed = errors.New("engine: closed")
 // Engine is a loaded model ready to generate. Its methods are safe for
 // concurrent use.
 type Engine struct {
+	src     *hf.Model // the opened model; owns f's mapping
 	f       *gguf.File
 	m       model.Model
 	cfg     *model.Config
@@ -68,8 +70,11 @@ type Engine struct {
 	closeOnce sync.Once
 }
 
-// Load opens a GGUF model file and builds the model, its tokenizer and its
-// chat template. The file stays mapped until Close.
+// Load opens a model and builds it with its tokenizer and chat template.
+// path is a GGUF file or a Hugging Face model directory (config.json,
+// *.safetensors, tokenizer.json, tokenizer_config.json), which runs in its
+// own F32/F16/BF16 precision without conversion (see hf.Open). The weights
+// stay mapped until Close.
 func Load(path string, opts Options) (*Engine, error) {
 	kvType := quant.F16
 	if opts.KVType != "" {
@@ -88,19 +93,20 @@ func Load(path string, opts Options) (*Engine, error) {
 	if opts.MaxDecodeBatch == 0 {
 		opts.MaxDecodeBatch = DefaultMaxDecodeBatch
 	}
-	f, err := gguf.Open(path)
+	src, err := hf.OpenPath(path)
 	if err != nil {
 		return nil, err
 	}
-	e, err := newEngine(f, opts, kvType)
+	e, err := newEngine(src, opts, kvType)
 	if err != nil {
-		f.Close()
+		src.Close()
 		return nil, err
 	}
 	return e, nil
 }
 
-func newEngine(f *gguf.File, opts Options, kvType quant.Type) (*Engine, error) {
+func newEngine(src *hf.Model, opts Options, kvType quant.Type) (*Engine, error) {
+	f := src.File
 	m, err := model.Load(f)
 	if err != nil {
 		return nil, err
@@ -113,7 +119,7 @@ func newEngine(f *gguf.File, opts Options, kvType quant.Type) (*Engine, error) {
 	if tok.NumTokens() != cfg.Vocab {
 		return nil, fmt.Errorf("engine: tokenizer has %d tokens, model %d", tok.NumTokens(), cfg.Vocab)
 	}
-	e := &Engine{f: f, m: m, cfg: cfg, tok: tok, opts: opts, kvType: kvType}
+	e := &Engine{src: src, f: f, m: m, cfg: cfg, tok: tok, opts: opts, kvType: kvType}
 	// A template that does not compile must not prevent raw generation:
 	// fall back to ChatML and report the error through TemplateError.
 	if e.tmpl, e.tmplErr = chat.FromGGUF(f); e.tmplErr != nil {
@@ -133,14 +139,14 @@ func newEngine(f *gguf.File, opts Options, kvType quant.Type) (*Engine, error) {
 	return e, nil
 }
 
-// Close stops the engine and unmaps the model file. Sequences and results
+// Close stops the engine and unmaps the model. Sequences and results
 // must not be used afterwards; calls in flight fail with ErrClosed.
 func (e *Engine) Close() error {
 	var err error
 	e.closeOnce.Do(func() {
 		e.sched.close()
 		e.pool.Close()
-		err = e.f.Close()
+		err = e.src.Close()
 	})
 	return err
 }
@@ -158,9 +164,14 @@ func (e *Engine) Template() *chat.Template { return e.tmpl }
 // TemplateError is the error compiling the file's chat template, if any.
 func (e *Engine) TemplateError() error { return e.tmplErr }
 
-// File returns the model file, for metadata. Its tensor data must not be
+// File returns the model file, for metadata: for a Hugging Face directory,
+// the GGUF view that hf.Open builds of it. Its tensor data must not be
 // modified.
 func (e *Engine) File() *gguf.File { return e.f }
+
+// Warnings are non-fatal doubts found while loading (for a Hugging Face
+// directory, e.g. an unrecognised pre-tokenizer), for the caller to show.
+func (e *Engine) Warnings() []string { return e.src.Warnings }
 
 // Threads is the number of compute threads.
 func (e *Engine) Threads() int { return e.pool.Threads() }

@@ -21,6 +21,12 @@ type OutType struct {
 	// Choose, if set, picks each matrix's type (e.g. the Q4_K_M mixture of
 	// spec §4.10).
 	Choose func(TensorChoice) quant.Type
+	// Plan, if set, is used instead of Choose: Convert calls it once with
+	// the names of all the output's tensors in file order, and calls the
+	// chooser it returns for each matrix in that order. It suits stateful
+	// rules such as llama-quantize's (model.Mixture), which count tensors
+	// as they come, while keeping the OutType reusable.
+	Plan func(names []string) func(TensorChoice) quant.Type
 	// FileType is general.file_type (llama_ftype) for the output.
 	FileType uint32
 }
@@ -93,6 +99,14 @@ func Convert(dir, out string, opts ConvertOptions) error {
 			tied = false
 		}
 	}
+	choose := ot.Choose
+	if ot.Plan != nil {
+		names := make([]string, len(c.Tensors))
+		for i := range c.Tensors {
+			names[i] = c.Tensors[i].Name
+		}
+		choose = ot.Plan(names)
+	}
 	specs := make([]gguf.TensorSpec, len(c.Tensors))
 	types := make([]quant.Type, len(c.Tensors))
 	for i := range c.Tensors {
@@ -103,8 +117,8 @@ func Convert(dir, out string, opts ConvertOptions) error {
 		typ := quant.F32
 		if len(t.Dims) >= 2 && !strings.HasSuffix(t.Name, "_norm.weight") {
 			typ = ot.Type
-			if ot.Choose != nil {
-				typ = ot.Choose(TensorChoice{Name: t.Name, Dims: t.Dims, Layers: c.Config.NumHiddenLayers, Tied: tied})
+			if choose != nil {
+				typ = choose(TensorChoice{Name: t.Name, Dims: t.Dims, Layers: c.Config.NumHiddenLayers, Tied: tied})
 			}
 			if _, err := typ.RowBytes(t.Cols()); err != nil {
 				typ = quant.F16

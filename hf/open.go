@@ -67,6 +67,38 @@ func OpenPath(path string) (*Model, error) {
 	return &Model{File: f, ownsFile: true}, nil
 }
 
+// OpenVocabPath is OpenPath for callers that need only the tokenizer and
+// metadata: for a Hugging Face directory, File is a tensor-less GGUF built
+// in memory from config.json and the tokenizer files, without mapping or
+// copying any weights. A GGUF file is opened as OpenPath does.
+func OpenVocabPath(path string) (*Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return OpenPath(path)
+	}
+	cfg, err := ReadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	voc, err := ReadVocab(path, cfg)
+	if err != nil {
+		return nil, err
+	}
+	kvs := append(voc.KV(), gguf.KV{Key: "general.alignment", Value: gguf.MustValue(uint32(32))})
+	hdr, err := encodeHeader(kvs, nil)
+	if err != nil {
+		return nil, err
+	}
+	f, err := gguf.Parse(hdr)
+	if err != nil {
+		return nil, fmt.Errorf("hf: internal error: the vocabulary GGUF does not parse: %w", err)
+	}
+	return &Model{File: f, Dir: path, Warnings: voc.Warnings}, nil
+}
+
 // placed is a tensor with its position in the region.
 type placed struct {
 	t     *Tensor

@@ -47,11 +47,19 @@ func (e *Entry) Ref() Ref {
 	return Ref{Repo: e.Repo, Revision: e.Revision, File: e.File}
 }
 
-// DefaultCacheDir is os.UserCacheDir()/smolbot/models.
+// CacheEnv names the environment variable that, when set, replaces the
+// default cache directory for every command (pull, list, rm, serve, ...).
+const CacheEnv = "SMOLBOT_CACHE"
+
+// DefaultCacheDir is $SMOLBOT_CACHE when set, else
+// os.UserCacheDir()/smolbot/models.
 func DefaultCacheDir() (string, error) {
+	if d := os.Getenv(CacheEnv); d != "" {
+		return d, nil
+	}
 	d, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("hub: no cache directory (set --cache): %w", err)
+		return "", fmt.Errorf("hub: no cache directory (set --cache or $%s): %w", CacheEnv, err)
 	}
 	return filepath.Join(d, "smolbot", "models"), nil
 }

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -212,12 +213,31 @@ func (c *Client) newRequest(ctx context.Context, method, u string) (*http.Reques
 	return req, nil
 }
 
-// netErr wraps a transport error: transient unless the caller cancelled.
+// netErr wraps a transport error: transient unless the caller cancelled
+// or the host name does not resolve (no network, or a mistyped
+// HF_ENDPOINT), where retrying for half a minute would only delay the
+// message.
 func netErr(ctx context.Context, u string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its message repeats the URL
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return fmt.Errorf("hub: cannot reach %s: %w (no network? HF_ENDPOINT and HTTPS_PROXY are honoured)", hostOf(u), err)
+	}
 	return &retryable{fmt.Errorf("hub: %s: %w", u, err)}
+}
+
+// hostOf is the host of URL u, or u itself if it does not parse.
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil && p.Host != "" {
+		return p.Host
+	}
+	return u
 }
 
 // httpError turns an unexpected response into an error with a hint.

@@ -16,8 +16,8 @@
 // when complete and verified. A file in the cache is found again without
 // the network.
 //
-// The cache (default os.UserCacheDir()/smolbot/models) is laid out for
-// people to read:
+// The cache ($SMOLBOT_CACHE, default os.UserCacheDir()/smolbot/models) is
+// laid out for people to read:
 //
 //	models--OWNER--REPO/FILE.gguf         the model
 //	models--OWNER--REPO/FILE.gguf.json    where it came from, size, sha256

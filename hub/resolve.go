@@ -2,7 +2,10 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,16 +45,41 @@ func ResolveModel(ref, cacheDir string, pull bool) (string, error) {
 
 // ResolveModelContext is ResolveModel with a context that cancels a download.
 func ResolveModelContext(ctx context.Context, ref, cacheDir string, pull bool) (string, error) {
+	return Resolve(ctx, ref, ResolveOptions{CacheDir: cacheDir, Pull: pull, Progress: os.Stderr})
+}
+
+// ResolveOptions configure Resolve.
+type ResolveOptions struct {
+	CacheDir string // "" means DefaultCacheDir
+	Pull     bool   // download a model missing from the cache
+	// Progress receives the download's progress bar (or, when it is not a
+	// terminal, a few log lines); nil is silent.
+	Progress io.Writer
+}
+
+// Resolve is ResolveModelContext with the download's output sent to
+// o.Progress, for callers that do not write to the process's stderr.
+func Resolve(ctx context.Context, ref string, o ResolveOptions) (string, error) {
+	cacheDir, pull := o.CacheDir, o.Pull
 	if ref == "" {
 		ref = DefaultRef
 	}
 	if _, err := os.Stat(ref); err == nil {
 		return ref, nil
 	} else if looksLikePath(ref) {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("%s: %w", ref, pe.Err) // "x.gguf: no such file or directory"
+		}
 		return "", err
 	}
 	r, err := ParseRef(ref)
 	if err != nil {
+		if !strings.Contains(ref, "/") {
+			// A bare name is far more likely a mistyped local directory
+			// than an attempt at OWNER/REPO.
+			return "", fmt.Errorf("%s: no such file or directory, nor a hub reference (OWNER/REPO[:TAG])", ref)
+		}
 		return "", err
 	}
 	custom := cacheDir != ""
@@ -76,7 +104,7 @@ func ResolveModelContext(ctx context.Context, ref, cacheDir string, pull bool) (
 	if err != nil {
 		return "", err
 	}
-	c.Progress = os.Stderr
+	c.Progress = o.Progress
 	e, err := c.Pull(ctx, r)
 	if err != nil {
 		return "", err

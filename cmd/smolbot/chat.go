@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/smolbot/smolbot/chat"
-	"github.com/smolbot/smolbot/hub"
 	"github.com/smolbot/smolbot/server"
 	"github.com/smolbot/smolbot/store"
 )
@@ -21,18 +18,21 @@ func init() {
 	c := &command{
 		name:    "chat",
 		summary: "chat with a model in the terminal (/think, /no_think, /system, /clear, /exit)",
-		usage:   "[-m MODEL] [--system S] [--think|--no-think] [-n N] [--ctx N] [-t THREADS] [--temp T] [--top-p P] [--top-k K] [--min-p P] [--seed S]",
+		usage: "[-m MODEL] [--pull] [--system TEXT] [--think|--no-think] [-n N]\n" +
+			"       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed N] [-t N] [--ctx N] [--kv TYPE]",
 	}
 	c.runIO = func(args []string, stdout, stderr io.Writer) error {
 		o, err := parseChatFlags(c, args, stderr)
 		if err != nil {
 			return err
 		}
-		path, err := hub.ResolveModel(o.model, "", o.pull)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		path, err := o.model.resolve(ctx, stderr) // Ctrl-C here stops a download
+		stop()
 		if err != nil {
 			return err
 		}
-		m, err := openModel(path, modelOptions{threads: o.threads})
+		m, err := openModel(path, modelOptions{threads: o.threads, kv: o.kv, warn: stderr})
 		if err != nil {
 			return err
 		}
@@ -48,12 +48,12 @@ func init() {
 
 // chatOptions are the parsed flags of `smolbot chat`.
 type chatOptions struct {
-	model    string
-	pull     bool
+	model    *modelFlags
 	system   string
 	thinking bool
 	ctx      int
 	threads  int
+	kv       string
 	params   server.GenParams
 	color    bool // dim the thinking text (set when stdout is a terminal)
 }
@@ -62,24 +62,15 @@ func parseChatFlags(c *command, args []string, stderr io.Writer) (*chatOptions, 
 	fs := newFlagSet(c)
 	fs.SetOutput(stderr)
 	o := &chatOptions{}
-	fs.StringVar(&o.model, "m", "", "model: a GGUF file, a Hugging Face model directory, or a hub reference (default "+hub.DefaultRef+")")
-	fs.BoolVar(&o.pull, "pull", false, "download the model first if it is not in the cache")
-	fs.StringVar(&o.system, "system", "", "system prompt (/system changes it during the chat)")
+	o.model = addModelFlags(fs)
+	fs.StringVar(&o.system, "system", "", "system prompt `TEXT` (/system changes it during the chat)")
 	think := fs.Bool("think", false, "let the model think before answering (the default; /think)")
 	noThink := fs.Bool("no-think", false, "answer without thinking (/no_think)")
-	fs.IntVar(&o.params.MaxTokens, "n", 0, "most tokens per answer (0: up to the context)")
-	fs.IntVar(&o.ctx, "ctx", 0, "context size in tokens (0: 8192, capped at the model's)")
-	fs.IntVar(&o.threads, "t", 0, "threads (0: all cores)")
-	temp := fs.Float64("temp", -1, "temperature (0: greedy; default: the model's, 0.6 for SmolLM3)")
-	topP := fs.Float64("top-p", -1, "top-p (default: the model's)")
-	topK := fs.Int("top-k", -1, "top-k (0: off; default: the model's)")
-	minP := fs.Float64("min-p", -1, "min-p (0: off; default: the model's)")
-	seed := fs.Int64("seed", -1, "sampling seed (default: random)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usageError("%v", err)
+	fs.IntVar(&o.params.MaxTokens, "n", 0, "at most `N` tokens per answer (0: up to the context)")
+	sampling := addSamplingFlags(fs)
+	eng := addEngineFlags(fs, "f16")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	if fs.NArg() != 0 {
 		return nil, usageError("unexpected arguments %q", fs.Args())
@@ -87,25 +78,15 @@ func parseChatFlags(c *command, args []string, stderr io.Writer) (*chatOptions, 
 	if *think && *noThink {
 		return nil, usageError("--think and --no-think exclude each other")
 	}
-	if o.params.MaxTokens < 0 || o.ctx < 0 || o.threads < 0 {
-		return nil, usageError("-n, --ctx and -t must be >= 0")
+	if o.params.MaxTokens < 0 {
+		return nil, usageError("-n must be ≥ 0")
 	}
+	if err := eng.check(); err != nil {
+		return nil, err
+	}
+	o.ctx, o.threads, o.kv = eng.ctx, eng.threads, eng.kv
 	o.thinking = !*noThink
-	if *temp >= 0 {
-		o.params.Temperature = temp
-	}
-	if *topP >= 0 {
-		o.params.TopP = topP
-	}
-	if *topK >= 0 {
-		o.params.TopK = topK
-	}
-	if *minP >= 0 {
-		o.params.MinP = minP
-	}
-	if *seed >= 0 {
-		o.params.Seed = seed
-	}
+	sampling.applyServer(&o.params)
 	o.color = isTerminalWriter(os.Stdout)
 	return o, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smolbot/smolbot/gguf"
 	"github.com/smolbot/smolbot/hf"
+	"github.com/smolbot/smolbot/model"
 	"github.com/smolbot/smolbot/quant"
 )
 
@@ -16,7 +17,7 @@ func init() {
 	c := &command{
 		name:    "convert",
 		summary: "convert a Hugging Face model directory (safetensors) to GGUF",
-		usage:   "[--type auto|f32|f16|bf16|q8_0|q4_k_m] DIR OUT.gguf",
+		usage:   "[--type TYPE] DIR OUT.gguf   (TYPE: auto, f32, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k)",
 	}
 	c.runIO = func(args []string, stdout, stderr io.Writer) error { return runConvert(c, args, stdout, stderr) }
 	register(c)
@@ -25,9 +26,9 @@ func init() {
 func runConvert(c *command, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(c)
 	fs.SetOutput(stderr)
-	typ := fs.String("type", "auto", "weight type: auto (keep the checkpoint's float type), f32, f16, bf16, q8_0 or q4_k_m")
+	typ := fs.String("type", "auto", "weight `TYPE`: auto (keep the checkpoint's float type), f32, f16, bf16, or a quantization with llama-quantize's tensor mixture: q8_0, q4_0, q4_k_m, q5_k_m, q6_k")
 	quiet := fs.Bool("quiet", false, "no progress output")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -38,10 +39,8 @@ func runConvert(c *command, args []string, stdout, stderr io.Writer) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return usageError("%s is not a directory", dir)
 	}
-	var ot hf.OutType
-	if strings.EqualFold(*typ, "q4_k_m") {
-		ot = q4KM
-	} else if ot, err = hf.PlainOutType(*typ); err != nil {
+	ot, err := convertType(*typ)
+	if err != nil {
 		return usageError("%v", err)
 	}
 	opts := hf.ConvertOptions{Out: ot}
@@ -78,30 +77,28 @@ func isTerminalWriter(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// q4KM is llama-quantize's Q4_K_M mixture (spec §4.10): Q4_K by default;
-// Q6_K for the LM head (token_embd when the embeddings are tied) and for
-// attn_v / ffn_down in the layers use_more_bits picks. Rows that are not a
-// multiple of 256 take Q8_0 (llama.cpp uses Q5_0 for Q4_K there, which
-// smolbot cannot compute with; Q8_0 is the larger, exact-er substitute).
-//
-// TODO(#5): use the model package's mixture table once it provides one.
-var q4KM = hf.OutType{Name: "q4_k_m", FileType: 15, Choose: func(c hf.TensorChoice) quant.Type {
-	t := quant.Q4_K
-	var layer int
-	var kind string
-	if _, err := fmt.Sscanf(c.Name, "blk.%d.%s", &layer, &kind); err == nil {
-		if (kind == "attn_v.weight" || kind == "ffn_down.weight") && useMoreBits(layer, c.Layers) {
-			t = quant.Q6_K
-		}
-	} else if c.Name == "output.weight" || c.Name == "token_embd.weight" && c.Tied {
-		t = quant.Q6_K
+// convertType returns the output of `convert --type name`: the float types
+// as llama.cpp's converter writes them, the quantized ones with the tensor
+// mixture that quantize and synth use (model.Mixture, spec §4.10), so that
+// converting straight to Q4_K_M gives the file llama-quantize would make
+// from the F32 conversion.
+func convertType(name string) (hf.OutType, error) {
+	if ot, err := hf.PlainOutType(name); err == nil && (ot.Name == "auto" || ot.Type.BlockSize() == 1) {
+		return ot, nil
 	}
-	if c.Dims[0]%quant.QK_K != 0 {
-		t = quant.Q8_0
+	ft, err := model.ParseFileType(name)
+	if err != nil {
+		return hf.OutType{}, fmt.Errorf("unknown --type %q (want auto, f32, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m or q6_k)", name)
 	}
-	return t
-}}
-
-// useMoreBits is llama.cpp's use_more_bits(i, n): the first and last eighth
-// of the layers and every third one in between.
-func useMoreBits(i, n int) bool { return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2 }
+	return hf.OutType{Name: strings.ToLower(ft.Name), FileType: ft.ID, Type: ft.Default,
+		Plan: func(names []string) func(hf.TensorChoice) quant.Type {
+			mix := model.NewMixture(ft, names)
+			return func(c hf.TensorChoice) quant.Type {
+				t, err := mix.TensorType(c.Name, c.Dims, quant.F32)
+				if err != nil {
+					return quant.F16 // as the converter does for rows no block fits
+				}
+				return t
+			}
+		}}, nil
+}

@@ -34,7 +34,7 @@ func TestConvertMatchesLlamaQuantize(t *testing.T) {
 	if err := hftest.Export(src, dir, hftest.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{"f16", "bf16", "q8_0", "q4_k_m"} {
+	for _, typ := range []string{"f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"} {
 		t.Run(typ, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), typ+".gguf")
 			stdout, stderr, code := cli(t, "convert", "--quiet", "--type", typ, dir, out)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/smolbot/smolbot/engine"
+	"github.com/smolbot/smolbot/kvcache"
 	"github.com/smolbot/smolbot/tensor"
 )
 
@@ -16,9 +18,9 @@ func init() {
 	c := &command{
 		name:    "eval",
 		summary: "compute reference logits and greedy continuations (the fixtures' ref-*.json format), or compare with them",
-		usage:   "-m MODEL --sequences IN.json [--out OUT.json] [--compare REF.json] [--greedy N] [--kv f32|f16|q8_0] [-t THREADS]",
+		usage:   "[-m MODEL] --sequences IN.json [--out OUT.json] [--compare REF.json] [--greedy N] [--kv TYPE] [-t N]",
 	}
-	c.runIO = func(args []string, stdout, stderr io.Writer) error { return runEval(c, args, stdout) }
+	c.runIO = func(args []string, stdout, stderr io.Writer) error { return runEval(c, args, stdout, stderr) }
 	register(c)
 }
 
@@ -37,29 +39,33 @@ type evalFile struct {
 	Cases  []evalCase `json:"cases"`
 }
 
-func runEval(c *command, args []string, stdout io.Writer) error {
+func runEval(c *command, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(c)
-	modelPath := fs.String("m", "", "model GGUF file (required)")
-	seqPath := fs.String("sequences", "", `input: {"sequences": [[ids...], ...]} (required)`)
-	outPath := fs.String("out", "", "write the results here (JSON)")
-	refPath := fs.String("compare", "", "compare the results with this reference JSON")
-	greedyN := fs.Int("greedy", 32, "greedy continuation length")
-	kv := fs.String("kv", "f32", "KV cache type: f32 (as the references), f16 or q8_0")
-	threads := fs.Int("t", 0, "threads (0: all cores)")
-	if err := fs.Parse(args); err != nil {
+	fs.SetOutput(stderr)
+	mf := addModelFlags(fs)
+	seqPath := fs.String("sequences", "", "input `FILE`: {\"sequences\": [[ids...], ...]} (required)")
+	outPath := fs.String("out", "", "write the results to `FILE` (JSON, the fixtures' ref-*.json schema)")
+	refPath := fs.String("compare", "", "compare the results with the reference JSON `FILE`")
+	greedyN := fs.Int("greedy", 32, "greedy continuation length in `N` tokens")
+	kv := fs.String("kv", "f32", "KV cache `TYPE`: f32 (as the references), f16 or q8_0")
+	threads := fs.Int("t", 0, "`N` compute threads (0: all cores)")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usageError("unexpected arguments %q", fs.Args())
 	}
-	if *modelPath == "" || *seqPath == "" {
-		return usageError("-m MODEL and --sequences IN.json are required")
+	if *seqPath == "" {
+		return usageError("--sequences IN.json is required")
 	}
 	if *outPath == "" && *refPath == "" {
 		return usageError("nothing to do: give --out and/or --compare")
 	}
-	if *greedyN < 0 {
-		return usageError("--greedy must be ≥ 0")
+	if *greedyN < 0 || *threads < 0 {
+		return usageError("--greedy and -t must be ≥ 0")
+	}
+	if _, err := kvcache.ParseType(*kv); err != nil {
+		return usageError("--kv: %v", err)
 	}
 	var in struct {
 		Sequences [][]int32 `json:"sequences"`
@@ -75,7 +81,7 @@ func runEval(c *command, args []string, stdout io.Writer) error {
 		longest = max(longest, len(s))
 	}
 	// One batch per sequence, as the references were made.
-	e, err := engine.Load(*modelPath, engine.Options{Threads: *threads, KVType: *kv, BatchSize: max(longest, engine.DefaultBatchSize)})
+	e, err := mf.loadEngine(context.Background(), engine.Options{Threads: *threads, KVType: *kv, BatchSize: max(longest, engine.DefaultBatchSize)}, stderr)
 	if err != nil {
 		return err
 	}

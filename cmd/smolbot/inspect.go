@@ -3,9 +3,8 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -16,14 +15,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/smolbot/smolbot/gguf"
+	"github.com/smolbot/smolbot/hf"
+	"github.com/smolbot/smolbot/hub"
 	"github.com/smolbot/smolbot/quant"
 )
 
 func init() {
 	c := &command{
 		name:    "inspect",
-		summary: "describe a GGUF file: architecture, metadata, tensors and quant mixture",
-		usage:   "[--json] [--tensors] [--all] FILE",
+		summary: "describe a model: architecture, metadata, tensors and quant mixture",
+		usage:   "[--json] [--tensors] [--all] [--pull] [--cache DIR] [MODEL]   (MODEL: a GGUF file, an HF directory or a hub reference; default " + hub.DefaultRef + ")",
 	}
 	c.runIO = func(args []string, stdout, stderr io.Writer) error { return runInspect(c, args, stdout, stderr) }
 	register(c)
@@ -39,31 +40,32 @@ func runInspect(c *command, args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print everything as one JSON object")
 	tensors := fs.Bool("tensors", false, "list every tensor (default: only when there are at most 48)")
 	all := fs.Bool("all", false, "do not shorten arrays and strings; implies --tensors")
-	// Flags may follow the file name (`inspect FILE --json`), so parse
-	// again after each positional argument.
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return usageError("%v", err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(files) != 1 {
-		return usageError("want one FILE, got %d", len(files))
-	}
-	f, err := gguf.Open(files[0])
+	pull := fs.Bool("pull", false, "download the model first if it is not in the cache (with a progress bar)")
+	cache := cacheFlag(fs)
+	files, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	r := buildReport(files[0], f, *all)
+	if len(files) > 1 {
+		return usageError("want one MODEL, got %d", len(files))
+	}
+	mf := &modelFlags{pull: *pull, cache: cache}
+	if len(files) == 1 {
+		mf.ref = files[0]
+	}
+	path, err := mf.resolve(context.Background(), stderr)
+	if err != nil {
+		return err
+	}
+	// A Hugging Face directory is shown as the GGUF smolbot runs: the
+	// metadata and tensors `smolbot convert` would write.
+	m, err := hf.OpenPath(path)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	f := m.File
+	r := buildReport(path, f, *all)
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

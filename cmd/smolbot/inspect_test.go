@@ -363,7 +363,7 @@ func TestInspectCorrupt(t *testing.T) {
 }
 
 func TestInspectUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"a.gguf", "b.gguf"}, {"--bogus", "a.gguf"}} {
+	for _, args := range [][]string{{"a.gguf", "b.gguf"}, {"--bogus", "a.gguf"}} {
 		if _, errs, code := inspectCmd(t, args...); code != 2 || !strings.Contains(errs, "smolbot inspect -h") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}

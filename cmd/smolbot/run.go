@@ -18,69 +18,91 @@ func init() {
 	c := &command{
 		name:    "run",
 		summary: "generate one reply to a prompt and stream it to stdout",
-		usage: "-m MODEL -p PROMPT [--system S] [--think|--no-think] [--raw] [-n N] [--ctx N] [-t THREADS]\n" +
-			"       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--kv f16|f32|q8_0]",
+		usage: "[-m MODEL] [--pull] [-p PROMPT] [--system TEXT] [--think|--no-think] [--raw] [-n N]\n" +
+			"       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed N] [-t N] [--ctx N] [--kv TYPE]",
 	}
-	c.runIO = func(args []string, stdout, stderr io.Writer) error { return runRun(c, args, stdout, stderr) }
+	c.runIO = func(args []string, stdout, stderr io.Writer) error {
+		var stdin io.Reader = os.Stdin
+		if st, err := os.Stdin.Stat(); err != nil || st.Mode()&os.ModeCharDevice != 0 {
+			stdin = nil // a terminal (or nothing): -p is required
+		}
+		return runRun(c, args, stdin, stdout, stderr)
+	}
 	register(c)
 }
 
 // runFlags are the parsed flags of `smolbot run`.
 type runFlags struct {
-	model, prompt, system, kv string
-	think, noThink, raw       bool
-	n, ctx, threads           int
-	temp, topP, minP, repeat  float64
-	topK                      int
-	seed                      uint64
-	set                       map[string]bool // flags given on the command line
+	model               *modelFlags
+	eng                 *engineFlags
+	sampling            *samplingFlags
+	repeat              optFloat
+	prompt, system      string
+	think, noThink, raw bool
+	n                   int
 }
 
-func runRun(c *command, args []string, stdout, stderr io.Writer) error {
+// runRun runs `smolbot run`; stdin, if not nil, supplies the prompt when
+// -p is not given.
+func runRun(c *command, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var f runFlags
 	fs := newFlagSet(c)
-	fs.StringVar(&f.model, "m", "", "model GGUF file (required)")
-	fs.StringVar(&f.prompt, "p", "", "prompt (user message, or raw text with --raw)")
-	fs.StringVar(&f.system, "system", "", "system message")
-	fs.BoolVar(&f.think, "think", false, "ask for reasoning (SmolLM3 /think)")
+	fs.SetOutput(stderr)
+	f.model = addModelFlags(fs)
+	fs.StringVar(&f.prompt, "p", "", "`PROMPT`: the user message, or raw text with --raw (default: read from stdin when it is not a terminal)")
+	fs.StringVar(&f.system, "system", "", "system message `TEXT`")
+	fs.BoolVar(&f.think, "think", false, "ask for reasoning (SmolLM3 /think; the model's default)")
 	fs.BoolVar(&f.noThink, "no-think", false, "ask for a direct answer (SmolLM3 /no_think)")
 	fs.BoolVar(&f.raw, "raw", false, "use the prompt as raw text: no chat template (BOS added if the vocabulary wants it)")
-	fs.IntVar(&f.n, "n", 0, "maximum tokens to generate (0: until end of generation or a full context)")
-	fs.IntVar(&f.ctx, "ctx", 0, "context size in tokens (0: 8192, capped at the model's)")
-	fs.IntVar(&f.threads, "t", 0, "threads (0: all cores)")
-	fs.StringVar(&f.kv, "kv", "f16", "KV cache type: f16, f32 or q8_0")
-	fs.Float64Var(&f.temp, "temp", 0.6, "temperature (0: greedy)")
-	fs.IntVar(&f.topK, "top-k", 40, "top-k (0: off)")
-	fs.Float64Var(&f.topP, "top-p", 0.95, "top-p (1: off)")
-	fs.Float64Var(&f.minP, "min-p", 0.05, "min-p (0: off)")
-	fs.Float64Var(&f.repeat, "repeat-penalty", 1, "repetition penalty over the last 64 tokens (1: off)")
-	fs.Uint64Var(&f.seed, "seed", sample.RandomSeed, "sampling seed (default: random)")
-	if err := fs.Parse(args); err != nil {
+	fs.IntVar(&f.n, "n", 0, "generate at most `N` tokens (0: until the end of the answer or a full context)")
+	f.sampling = addSamplingFlags(fs)
+	fs.Var(&f.repeat, "repeat-penalty", "penalize the tokens of the last 64 by `R` (1: off, the default)")
+	f.eng = addEngineFlags(fs, "f16")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
+	switch {
+	case fs.NArg() != 0:
 		return usageError("unexpected arguments %q (quote the prompt: -p \"...\")", fs.Args())
-	}
-	if f.model == "" {
-		return usageError("-m MODEL is required")
-	}
-	if f.think && f.noThink {
+	case f.think && f.noThink:
 		return usageError("--think and --no-think exclude each other")
-	}
-	if f.raw && (f.think || f.noThink || f.system != "") {
+	case f.raw && (f.think || f.noThink || f.system != ""):
 		return usageError("--raw takes the prompt as is: no --system, --think or --no-think")
+	case f.n < 0:
+		return usageError("-n must be ≥ 0")
+	case f.repeat.set && f.repeat.v == 0:
+		return usageError("--repeat-penalty must be > 0")
 	}
-	if f.n < 0 || f.ctx < 0 {
-		return usageError("-n and --ctx must be ≥ 0")
+	if err := f.eng.check(); err != nil {
+		return err
 	}
-	f.set = map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	pSet := false
+	fs.Visit(func(fl *flag.Flag) { pSet = pSet || fl.Name == "p" })
+	if !pSet {
+		if stdin == nil {
+			return usageError("-p PROMPT is required (or pipe the prompt on stdin)")
+		}
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return err
+		}
+		f.prompt = strings.TrimSuffix(string(b), "\n")
+	}
 
-	e, err := engine.Load(f.model, engine.Options{Threads: f.threads, KVType: f.kv, Context: f.ctx})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	e, err := f.model.loadEngine(ctx, f.eng.options(), stderr)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	if _, ok := e.File().Get("tokenizer.chat_template"); !ok && !f.raw && f.system == "" && !f.think && !f.noThink {
+		// As llama-cli: a model without a chat template (a base model such
+		// as stories260K) continues the text rather than answering a
+		// ChatML conversation it was never trained on.
+		f.raw = true
+		fmt.Fprintln(stderr, "note: the model has no chat template, so the prompt is continued as raw text (--system, --think or --no-think use ChatML)")
+	}
 	if err := e.TemplateError(); err != nil && !f.raw {
 		fmt.Fprintf(stderr, "warning: the model's chat template does not compile (%v); using ChatML\n", err)
 	}
@@ -88,12 +110,10 @@ func runRun(c *command, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	seq, err := e.NewSequence(f.ctx)
+	seq, err := e.NewSequence(f.eng.ctx)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 
 	out := newReplyWriter(stdout, stderr, f.raw, promptText)
 	res, err := e.Generate(ctx, seq, ids, engine.GenParams{Sampling: samplingParams(e, &f), MaxTokens: f.n},
@@ -104,6 +124,7 @@ func runRun(c *command, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Ctrl-C ends the answer with stop reason "cancelled" in the stats.
 	printStats(stderr, &res)
 	return nil
 }
@@ -146,22 +167,10 @@ func buildPrompt(e *engine.Engine, f *runFlags) ([]int32, string, error) {
 // given on the command line.
 func samplingParams(e *engine.Engine, f *runFlags) sample.Params {
 	p := e.SamplingDefaults()
-	if f.set["temp"] {
-		p.Temperature = float32(f.temp)
+	f.sampling.apply(&p)
+	if f.repeat.set {
+		p.RepeatPenalty = float32(f.repeat.v)
 	}
-	if f.set["top-k"] {
-		p.TopK = f.topK
-	}
-	if f.set["top-p"] {
-		p.TopP = float32(f.topP)
-	}
-	if f.set["min-p"] {
-		p.MinP = float32(f.minP)
-	}
-	if f.set["repeat-penalty"] {
-		p.RepeatPenalty = float32(f.repeat)
-	}
-	p.Seed = f.seed
 	return p
 }
 

@@ -37,7 +37,9 @@ func TestRunChat(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{
-		{"run", "-p", "x"},
+		{"run", "-m", path, "-p", "x", "--bogus"},
+		{"run", "-m", path, "--temp", "-1"},
+		{"run", "-m", path, "--kv", "q4_0"},
 		{"run", "-m", path, "--think", "--no-think"},
 		{"run", "-m", path, "--raw", "--system", "s"},
 		{"run", "-m", path, "extra"},

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/smolbot/smolbot/hub"
+	"github.com/smolbot/smolbot/engine"
+	"github.com/smolbot/smolbot/kvcache"
 	"github.com/smolbot/smolbot/server"
 	"github.com/smolbot/smolbot/store/sqlite"
 )
@@ -27,7 +27,7 @@ func init() {
 	c := &command{
 		name:    "serve",
 		summary: "serve the web chat and the OpenAI-compatible API",
-		usage:   "[-m MODEL] [--addr HOST:PORT] [--data DIR] [flags]",
+		usage:   "[-m MODEL] [--pull] [--addr HOST:PORT] [--data DIR] [--api-key KEY] [-t N] [--ctx N] [--kv TYPE] [flags]",
 	}
 	c.runIO = func(args []string, stdout, stderr io.Writer) error {
 		o, err := parseServeFlags(c, args, stderr)
@@ -46,12 +46,12 @@ func init() {
 
 // serveOptions are the parsed flags of `smolbot serve`.
 type serveOptions struct {
-	model      string
-	pull       bool
+	model      *modelFlags
 	addr       string
 	dataDir    string
 	threads    int
 	ctx        int
+	kv         string
 	apiKey     string
 	parallel   int
 	queue      int
@@ -65,27 +65,28 @@ func parseServeFlags(c *command, args []string, stderr io.Writer) (*serveOptions
 	fs := newFlagSet(c)
 	fs.SetOutput(stderr)
 	o := &serveOptions{}
-	fs.StringVar(&o.model, "m", "", "model: a GGUF file, a Hugging Face model directory, or a hub reference (default "+hub.DefaultRef+")")
-	fs.BoolVar(&o.pull, "pull", false, "download the model first if it is not in the cache")
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (use :8080 to accept other machines; set --api-key then)")
-	fs.StringVar(&o.dataDir, "data", "", "directory for the chat database (default: the user data directory, e.g. ~/.local/share/smolbot)")
-	fs.IntVar(&o.threads, "t", 0, "threads for the model (default: all cores)")
-	fs.IntVar(&o.ctx, "ctx", 0, "context size per conversation in tokens (default 8192, at most the model's)")
-	fs.StringVar(&o.apiKey, "api-key", "", "require this key for the API and for changes in the web UI (default $SMOLBOT_API_KEY)")
-	fs.IntVar(&o.parallel, "parallel", 4, "conversations generated at once (their decode steps are batched); others wait in the queue")
-	fs.IntVar(&o.queue, "queue", 64, "requests that may wait for the model; more are refused with 429")
-	budget := fs.String("kv-budget", "2GiB", "memory for the KV caches of idle conversations (e.g. 512MiB, 4GiB; 0 keeps none)")
-	fs.StringVar(&o.cors, "cors", "", "allow browser API calls from this origin (e.g. https://app.example, or *); off by default")
+	o.model = addModelFlags(fs)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "`HOST:PORT` to listen on (use :8080 to accept other machines; set --api-key then)")
+	fs.StringVar(&o.dataDir, "data", "", "keep the chat database in `DIR` (default: the user data directory, e.g. ~/.local/share/smolbot)")
+	fs.IntVar(&o.threads, "t", 0, "`N` compute threads (0: all cores)")
+	fs.IntVar(&o.ctx, "ctx", 0, "context size per conversation in `N` tokens (0: 8192, at most the model's)")
+	fs.StringVar(&o.kv, "kv", "f16", "KV cache `TYPE`: f16, f32 (exact, twice the memory) or q8_0 (half)")
+	fs.StringVar(&o.apiKey, "api-key", "", "require `KEY` for the API and for changes in the web UI (default $SMOLBOT_API_KEY)")
+	fs.IntVar(&o.parallel, "parallel", 4, "`N` conversations generated at once (their decode steps are batched); others wait in the queue")
+	fs.IntVar(&o.queue, "queue", 64, "`N` requests may wait for the model; more are refused with 429")
+	budget := fs.String("kv-budget", "2GiB", "memory `SIZE` for the KV caches of idle conversations (e.g. 512MiB, 4GiB; 0 keeps none)")
+	fs.StringVar(&o.cors, "cors", "", "allow browser API calls from `ORIGIN` (e.g. https://app.example, or *); off by default")
 	fs.BoolVar(&o.thinking, "think", true, "new web chats start with thinking on (each message can still turn it off)")
-	fs.DurationVar(&o.tokenDelay, "token-delay", 0, "slow every token down by this much (demos and tests)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usageError("%v", err)
+	noThink := fs.Bool("no-think", false, "new web chats start with thinking off (same as --think=false)")
+	fs.DurationVar(&o.tokenDelay, "token-delay", 0, "slow every token down by `DURATION` (demos and tests)")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError("unexpected arguments %q (the model goes after -m)", fs.Args())
+	}
+	if *noThink {
+		o.thinking = false
 	}
 	if o.apiKey == "" {
 		o.apiKey = os.Getenv("SMOLBOT_API_KEY")
@@ -99,6 +100,11 @@ func parseServeFlags(c *command, args []string, stderr io.Writer) (*serveOptions
 		return nil, usageError("-t must be >= 0")
 	case o.ctx < 0:
 		return nil, usageError("--ctx must be >= 0")
+	}
+	if _, err := kvcache.ParseType(o.kv); err != nil {
+		return nil, usageError("--kv: %v", err)
+	}
+	switch {
 	case o.parallel < 1:
 		return nil, usageError("--parallel must be >= 1")
 	case o.queue < 1:
@@ -161,6 +167,8 @@ func parseBytes(s string) (int64, error) {
 // modelOptions are the engine settings from the command line.
 type modelOptions struct {
 	threads int
+	kv      string    // KV cache type ("": the engine's default)
+	warn    io.Writer // receives the loader's warnings (nil: dropped)
 }
 
 // servedModel is a loaded model the server can use and serve can close.
@@ -171,7 +179,16 @@ type servedModel interface {
 
 // openModel loads the model at path (a variable so tests can count loads).
 var openModel = func(path string, o modelOptions) (servedModel, error) {
-	return server.LoadEngine(path, server.EngineOptions{Threads: o.threads})
+	e, err := engine.Load(path, engine.Options{Threads: o.threads, KVType: o.kv})
+	if err != nil {
+		return nil, err
+	}
+	if o.warn != nil {
+		for _, w := range e.Warnings() {
+			fmt.Fprintf(o.warn, "warning: %s\n", w)
+		}
+	}
+	return server.NewEngineModel(e, path), nil
 }
 
 // serve runs the server until ctx ends: it listens at once, loads the model
@@ -179,6 +196,16 @@ var openModel = func(path string, o modelOptions) (servedModel, error) {
 // stops generations (saving partial answers) before closing connections.
 func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// A model missing from the cache fails before anything starts, with
+	// the command that fetches it; with --pull it downloads while the
+	// server already answers (GET /healthz says 503 until it is loaded).
+	var path string
+	if !o.model.pull {
+		var err error
+		if path, err = o.model.resolve(ctx, stderr); err != nil {
+			return err
+		}
+	}
 	db, err := sqlite.Open(o.dataDir)
 	if err != nil {
 		return err
@@ -218,21 +245,27 @@ func serve(ctx context.Context, o *serveOptions, stdout, stderr io.Writer) error
 	loadErr := make(chan error, 1)
 	var loaded io.Closer
 	go func() {
-		path, err := hub.ResolveModelContext(ctx, o.model, "", o.pull)
-		if err != nil {
-			loadErr <- err
-			return
+		path := path
+		if path == "" {
+			var err error
+			if path, err = o.model.resolve(ctx, stderr); err != nil {
+				loadErr <- err
+				return
+			}
 		}
 		log.Info("loading model", "path", path)
 		start := time.Now()
-		m, err := openModel(path, modelOptions{threads: o.threads})
+		m, err := openModel(path, modelOptions{threads: o.threads, kv: o.kv, warn: stderr})
 		if err != nil {
-			loadErr <- fmt.Errorf("loading %s: %w", path, err)
+			if !strings.Contains(err.Error(), path) {
+				err = fmt.Errorf("loading %s: %w", path, err)
+			}
+			loadErr <- err
 			return
 		}
 		loaded = m
+		log.Info("model loaded", "load_time", time.Since(start).Round(time.Millisecond))
 		srv.SetModel(m)
-		log.Info("ready", "model", m.Info().ID, "load_time", time.Since(start).Round(time.Millisecond))
 		fmt.Fprintf(stdout, "smolbot: ready, open %s\n", url)
 		loadErr <- nil
 	}()

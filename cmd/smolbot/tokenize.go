@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
-	"github.com/smolbot/smolbot/gguf"
+	"github.com/smolbot/smolbot/hf"
 	"github.com/smolbot/smolbot/tokenizer"
 )
 
@@ -14,28 +16,30 @@ func init() {
 	c := &command{
 		name:    "tokenize",
 		summary: "print the token ids and pieces of a text",
-		usage:   "-m MODEL [--special] [--bos] [--json] TEXT   (TEXT - reads stdin)",
+		usage:   "[-m MODEL] [--special] [--bos] [--json] TEXT   (TEXT - reads stdin)",
 	}
-	c.runIO = func(args []string, stdout, stderr io.Writer) error { return runTokenize(c, args, stdout, os.Stdin) }
+	c.runIO = func(args []string, stdout, stderr io.Writer) error {
+		return runTokenize(c, args, stdout, stderr, os.Stdin)
+	}
 	register(c)
 }
 
-func runTokenize(c *command, args []string, stdout io.Writer, stdin io.Reader) error {
+func runTokenize(c *command, args []string, stdout, stderr io.Writer, stdin io.Reader) error {
 	fs := newFlagSet(c)
-	modelPath := fs.String("m", "", "model (or vocabulary-only) GGUF file (required)")
+	fs.SetOutput(stderr)
+	mf := addModelFlags(fs)
+	fs.Lookup("m").Usage = strings.Replace(modelHelp, "a GGUF file", "a GGUF file (a vocabulary-only one will do)", 1)
 	special := fs.Bool("special", false, "parse special tokens such as <|im_start|> in the text")
 	bos := fs.Bool("bos", false, "prepend the BOS token")
 	asJSON := fs.Bool("json", false, `print {"ids":[...],"pieces":[...]}`)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if *modelPath == "" {
-		return usageError("-m MODEL is required")
+	if len(pos) != 1 {
+		return usageError("want exactly one TEXT argument (- for stdin, quote text with spaces), got %d", len(pos))
 	}
-	if fs.NArg() != 1 {
-		return usageError("want exactly one TEXT argument (- for stdin), got %d", fs.NArg())
-	}
-	text := fs.Arg(0)
+	text := pos[0]
 	if text == "-" {
 		b, err := io.ReadAll(stdin)
 		if err != nil {
@@ -43,12 +47,18 @@ func runTokenize(c *command, args []string, stdout io.Writer, stdin io.Reader) e
 		}
 		text = string(b)
 	}
-	f, err := gguf.Open(*modelPath)
+	path, err := mf.resolve(context.Background(), stderr)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	tok, err := tokenizer.FromGGUF(f)
+	// Only the vocabulary is needed: no weights are mapped for a
+	// Hugging Face directory.
+	m, err := hf.OpenVocabPath(path)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tok, err := tokenizer.FromGGUF(m.File)
 	if err != nil {
 		return err
 	}
