@@ -24,7 +24,7 @@ func runList(c *command, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cache := cacheFlag(fs)
 	jsonOut := fs.Bool("json", false, "print the cache records as JSON")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}

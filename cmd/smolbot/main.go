@@ -112,4 +112,5 @@ func printHelp(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nrun `smolbot COMMAND -h` for a command's flags")
+	fmt.Fprintln(w, "get started: `smolbot serve --pull` downloads SmolLM3-3B (Q4_K_M, 1.9 GB) once and serves the web chat on http://127.0.0.1:8080")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,32 +21,13 @@ func init() {
 	register(c)
 }
 
-// parseInterleaved parses flags that may come before or after the
-// positional arguments (`pull REF --cache DIR`) and returns the positionals.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError("%v", err)
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // cacheFlag adds the --cache flag shared by pull, list and rm.
 func cacheFlag(fs *flag.FlagSet) *string {
 	def, err := hub.DefaultCacheDir()
 	if err != nil {
 		def = "(none: set --cache)"
 	}
-	return fs.String("cache", "", "model cache directory (default "+def+")")
+	return fs.String("cache", "", "model cache directory (default $SMOLBOT_CACHE, else "+def+")")
 }
 
 func runPull(c *command, args []string, stdout, stderr io.Writer) error {
@@ -55,7 +35,7 @@ func runPull(c *command, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cache := cacheFlag(fs)
 	quiet := fs.Bool("quiet", false, "no progress output")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -28,13 +28,14 @@ func init() {
 func runQuantize(c *command, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(c)
 	threads := fs.Int("t", 0, "worker threads (0: all cores)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 3 {
-		return usageError("want IN.gguf OUT.gguf TYPE, got %d arguments", fs.NArg())
+	if len(pos) != 3 {
+		return usageError("want IN.gguf OUT.gguf TYPE, got %d arguments", len(pos))
 	}
-	in, out, typ := fs.Arg(0), fs.Arg(1), fs.Arg(2)
+	in, out, typ := pos[0], pos[1], pos[2]
 	ft, err := model.ParseFileType(typ)
 	if err != nil {
 		return usageError("%v", err)

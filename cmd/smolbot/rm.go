@@ -21,7 +21,7 @@ func runRm(c *command, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(c)
 	fs.SetOutput(stderr)
 	cache := cacheFlag(fs)
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func runSynth(c *command, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed")
 	vocab := fs.String("vocab", "", "take the tokenizer (and metadata) from this GGUF file")
 	threads := fs.Int("t", 0, "worker threads (0: all cores)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
