@@ -109,47 +109,8 @@ func (a *bpeCand) before(b *bpeCand) bool {
 
 // bpeState is the reusable scratch of encodeWord.
 type bpeState struct {
-	syms []bpeSym
-	heap []bpeCand
-}
-
-func (st *bpeState) push(c bpeCand) {
-	h := append(st.heap, c)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h[i].before(&h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-	st.heap = h
-}
-
-func (st *bpeState) pop() bpeCand {
-	h := st.heap
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= len(h) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].before(&h[l]) {
-			m = r
-		}
-		if !h[m].before(&h[i]) {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	st.heap = h
-	return top
+	syms  []bpeSym
+	queue mergeQueue[bpeCand, *bpeCand]
 }
 
 // tryPair queues the merge of symbols a and b if the table has one.
@@ -159,7 +120,7 @@ func (m *bpeModel) tryPair(st *bpeState, a, b int32) {
 	if !ok {
 		return
 	}
-	st.push(bpeCand{rank: int32(v >> 32), left: a, right: b, lid: la, rid: lb, res: int32(uint32(v))})
+	st.queue.push(bpeCand{rank: int32(v >> 32), left: a, right: b, lid: la, rid: lb, res: int32(uint32(v))})
 }
 
 // encodeWord appends the tokens of one pre-tokenized word (raw bytes). The
@@ -175,12 +136,12 @@ func (m *bpeModel) encodeWord(dst []int32, word []byte, st *bpeState) []int32 {
 	}
 	syms[len(syms)-1].next = -1
 	st.syms = syms
-	st.heap = st.heap[:0]
+	st.queue.reset()
 	for i := int32(0); i+1 < int32(len(syms)); i++ {
 		m.tryPair(st, i, i+1)
 	}
-	for len(st.heap) > 0 {
-		c := st.pop()
+	for st.queue.len() > 0 {
+		c := st.queue.pop()
 		l, r := &st.syms[c.left], &st.syms[c.right]
 		if l.id != c.lid || r.id != c.rid {
 			continue // stale: one side has merged since

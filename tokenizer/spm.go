@@ -24,48 +24,9 @@ func (a *spmCand) before(b *spmCand) bool {
 
 // spmState is the reusable scratch of encodeSPM.
 type spmState struct {
-	text []byte
-	syms []spmSym
-	heap []spmCand
-}
-
-func (st *spmState) push(c spmCand) {
-	h := append(st.heap, c)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h[i].before(&h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-	st.heap = h
-}
-
-func (st *spmState) pop() spmCand {
-	h := st.heap
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= len(h) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].before(&h[l]) {
-			m = r
-		}
-		if !h[m].before(&h[i]) {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	st.heap = h
-	return top
+	text  []byte
+	syms  []spmSym
+	queue mergeQueue[spmCand, *spmCand]
 }
 
 // spmByteToken finds the token of a raw byte: <0xXX>, else the byte itself
@@ -110,12 +71,12 @@ func (t *Tokenizer) encodeSPM(dst []int32, frag string, prefixSpace bool, st *sp
 	}
 	syms[len(syms)-1].next = -1
 	st.syms = syms
-	st.heap = st.heap[:0]
+	st.queue.reset()
 	for i := int32(1); i < int32(len(syms)); i++ {
 		t.spmTryPair(st, i-1, i)
 	}
-	for len(st.heap) > 0 {
-		c := st.pop()
+	for st.queue.len() > 0 {
+		c := st.queue.pop()
 		l, r := &st.syms[c.left], &st.syms[c.right]
 		if l.n == 0 || r.n == 0 || l.n+r.n != c.size {
 			continue // stale: one side has merged since
@@ -161,5 +122,5 @@ func (t *Tokenizer) spmTryPair(st *spmState, a, b int32) {
 	if !ok {
 		return
 	}
-	st.push(spmCand{score: t.scores[id], left: a, right: b, size: sa.n + sb.n})
+	st.queue.push(spmCand{score: t.scores[id], left: a, right: b, size: sa.n + sb.n})
 }
