@@ -224,3 +224,17 @@ func BenchmarkDecodeLayer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDotF16F32 is the attention score of one F16 cache row against a
+// 128-wide query head (DotF16F32, the F16 KV cache's inner loop).
+func BenchmarkDotF16F32(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	const n = 128
+	w := genWeights(rng, quant.F16, n, modeRandom)
+	x := randF32(rng, n)
+	var s float32
+	for b.Loop() {
+		s += DotF16F32(w, x, n)
+	}
+	_ = s
+}

@@ -221,64 +221,201 @@ func dotQ4_0Q8_0Generic(w, x []byte, nb int) float32 {
 	return sumf
 }
 
-// q8_0Int is S_b of two Q8_0 blocks (spec §4.9).
-func q8_0Int(wb, xb []byte) int32 {
-	a := wb[2:34]
-	y := xb[2:34]
-	var s int32
-	for j := 0; j < 32; j++ {
-		s += int32(int8(a[j])) * int32(int8(y[j]))
-	}
-	return s
-}
-
-// dotQ8_0Q8_0Generic is vec_dot_q8_0_q8_0 (spec §4.3, §4.9).
+// dotQ8_0Q8_0Generic is ggml_vec_dot_q8_0_q8_0 and llamafile's
+// tinyBLAS_Q0_AVX on an AVX2/AVX-512 build (the same arithmetic): per block,
+// eight int32 lanes each hold the exact sum of four consecutive products
+// (lane L: elements 4L…4L+3), and each lane accumulates
+// fma(f32(dw)·f32(dx), f32(lane), acc); the eight lanes are summed with
+// hsum_float_8 at the end.
 func dotQ8_0Q8_0Generic(w, x []byte, nb int) float32 {
-	var sumf float32
+	var acc [8]float32
 	for b := 0; b < nb; b++ {
 		wb := w[b*q8_0Bytes : (b+1)*q8_0Bytes]
 		xb := x[b*q8_0Bytes : (b+1)*q8_0Bytes]
-		s := q8_0Int(wb, xb)
-		sumf += float32(float32(s) * float32(f16(wb)*f16(xb)))
+		d := f16(wb) * f16(xb)
+		a := (*[32]byte)(wb[2:])
+		y := (*[32]byte)(xb[2:])
+		for l := 0; l < 8; l++ {
+			s := int32(int8(a[4*l]))*int32(int8(y[4*l])) + int32(int8(a[4*l+1]))*int32(int8(y[4*l+1])) +
+				int32(int8(a[4*l+2]))*int32(int8(y[4*l+2])) + int32(int8(a[4*l+3]))*int32(int8(y[4*l+3]))
+			acc[l] = FMA32(d, float32(s), acc[l])
+		}
 	}
-	return sumf
+	return hsum8(&acc)
 }
 
-// dotF32Generic is Σ w[i]·x[i] over n f32 elements, products rounded to f32
-// and summed in f64 (ggml's scalar ggml_vec_dot_f32).
+// The float kernels come in two forms, as in llama.cpp's CPU backend:
+//   - the vector form is ggml_vec_dot_f32/_f16/_bf16 (AVX-512 build), used
+//     for single-token products and for matrices llamafile's sgemm cannot
+//     tile;
+//   - the GEMM form is llamafile's tinyBLAS (AVX-512): one 16-lane fused
+//     multiply-add accumulator per output over the whole row, then a
+//     horizontal sum. llama.cpp uses it for prompt batches when the matrix
+//     has a multiple of 4 rows and of 16 (BF16: 32) columns.
+// F16 and BF16 weights take activations rounded to F16/BF16 (their
+// VecDotType), whose products are exact in f32.
+
+// dotF32Generic is ggml_vec_dot_f32: four 16-lane FMA accumulators over
+// steps of 64, folded (0+2, 1+3, 0+1) and summed with hsum16; the last
+// n mod 64 products are added one by one in f32 (not fused).
 func dotF32Generic(w, x []byte, n int) float32 {
 	w, x = w[:4*n], x[:4*n]
-	var s0, s1 float64
-	i := 0
-	for ; i+2 <= n; i += 2 {
-		s0 += float64(f32(w[4*i:]) * f32(x[4*i:]))
-		s1 += float64(f32(w[4*i+4:]) * f32(x[4*i+4:]))
+	np := n &^ 63
+	var acc [4][16]float32
+	for i := 0; i < np; i += 64 {
+		for j := range 4 {
+			a := &acc[j]
+			wj, xj := w[4*(i+16*j):], x[4*(i+16*j):]
+			for l := range 16 {
+				a[l] = FMA32(f32(wj[4*l:]), f32(xj[4*l:]), a[l])
+			}
+		}
 	}
-	for ; i < n; i++ {
-		s0 += float64(f32(w[4*i:]) * f32(x[4*i:]))
+	sum := reduce4x16(&acc)
+	for i := np; i < n; i++ {
+		sum += float32(f32(w[4*i:]) * f32(x[4*i:]))
 	}
-	return float32(s0 + s1)
+	return sum
 }
 
-// dotF16F32Generic is Σ f32(w[i])·x[i] for f16 weights and f32 activations,
-// products rounded to f32 and summed in f64.
+// dotF32GemmGeneric is one output of tinyBLAS f32: n must be a multiple of
+// 16.
+func dotF32GemmGeneric(w, x []byte, n int) float32 {
+	w, x = w[:4*n], x[:4*n]
+	var acc [16]float32
+	for i := 0; i+16 <= n; i += 16 {
+		wi, xi := w[4*i:], x[4*i:]
+		for l := range 16 {
+			acc[l] = FMA32(f32(wi[4*l:]), f32(xi[4*l:]), acc[l])
+		}
+	}
+	return hsum16(&acc)
+}
+
+// dotF16Generic is ggml_vec_dot_f16 with f16 weights and f16 activations:
+// the F32 lane structure (the products are exact, so each fused step is a
+// single rounding of the sum), the reduction converted to f64, the last
+// n mod 64 products added in f64, and the total rounded to f32.
+func dotF16Generic(w, x []byte, n int) float32 {
+	w, x = w[:2*n], x[:2*n]
+	np := n &^ 63
+	var acc [4][16]float32
+	for i := 0; i < np; i += 64 {
+		for j := range 4 {
+			a := &acc[j]
+			wj, xj := w[2*(i+16*j):], x[2*(i+16*j):]
+			for l := range 16 {
+				a[l] += f16(wj[2*l:]) * f16(xj[2*l:])
+			}
+		}
+	}
+	sum := float64(reduce4x16(&acc))
+	for i := np; i < n; i++ {
+		sum += float64(f16(w[2*i:]) * f16(x[2*i:]))
+	}
+	return float32(sum)
+}
+
+// dotF16GemmGeneric is one output of tinyBLAS with f16 weights and
+// activations: n must be a multiple of 16.
+func dotF16GemmGeneric(w, x []byte, n int) float32 {
+	w, x = w[:2*n], x[:2*n]
+	var acc [16]float32
+	for i := 0; i+16 <= n; i += 16 {
+		wi, xi := w[2*i:], x[2*i:]
+		for l := range 16 {
+			acc[l] += f16(wi[2*l:]) * f16(xi[2*l:])
+		}
+	}
+	return hsum16(&acc)
+}
+
+func bf16(b []byte) float32 { return math.Float32frombits(uint32(binary.LittleEndian.Uint16(b)) << 16) }
+
+// dpbf16 is one 32-element step of VDPBF16PS on 16 lanes: lane l adds the
+// product of elements 2l+1, then of elements 2l (each product is exact in
+// f32, so each step is one rounding). The instruction also flushes
+// subnormal inputs and results to zero; the kernels do not model that,
+// which only matters for values below 1.2e-38.
+func dpbf16(acc *[16]float32, w, x []byte) {
+	for l := range 16 {
+		a := acc[l] + bf16(w[4*l+2:])*bf16(x[4*l+2:])
+		acc[l] = a + bf16(w[4*l:])*bf16(x[4*l:])
+	}
+}
+
+// dotBF16Generic is ggml_vec_dot_bf16 on an AVX512-BF16 build: two
+// accumulators c1 and c2 take the first and second 32 elements of each
+// step of 64 (VDPBF16PS), their horizontal sums are added in f64, then the
+// last n mod 64 products in f64; the total is rounded to f32.
+func dotBF16Generic(w, x []byte, n int) float32 {
+	w, x = w[:2*n], x[:2*n]
+	var c1, c2 [16]float32
+	i := 0
+	for ; i+64 <= n; i += 64 {
+		dpbf16(&c1, w[2*i:], x[2*i:])
+		dpbf16(&c2, w[2*i+64:], x[2*i+64:])
+	}
+	var sum float64
+	sum += float64(hsum16(&c1))
+	sum += float64(hsum16(&c2))
+	for ; i < n; i++ {
+		sum += float64(bf16(w[2*i:]) * bf16(x[2*i:]))
+	}
+	return float32(sum)
+}
+
+// dotBF16GemmGeneric is one output of tinyBLAS<32> with VDPBF16PS: n must
+// be a multiple of 32.
+func dotBF16GemmGeneric(w, x []byte, n int) float32 {
+	w, x = w[:2*n], x[:2*n]
+	var acc [16]float32
+	for i := 0; i+32 <= n; i += 32 {
+		dpbf16(&acc, w[2*i:], x[2*i:])
+	}
+	return hsum16(&acc)
+}
+
+// dotF16F32Generic is Σ f16(w[i])·x[i] for f16 weights (a row of an F16
+// KV cache) and f32 activations, with ggml_vec_dot_f32's lane structure.
 func dotF16F32Generic(w, x []byte, n int) float32 {
 	w, x = w[:2*n], x[:4*n]
-	var s float64
-	for i := 0; i < n; i++ {
-		s += float64(f16(w[2*i:]) * f32(x[4*i:]))
+	np := n &^ 63
+	var acc [4][16]float32
+	for i := 0; i < np; i += 64 {
+		for j := range 4 {
+			a := &acc[j]
+			wj, xj := w[2*(i+16*j):], x[4*(i+16*j):]
+			for l := range 16 {
+				a[l] = FMA32(f16(wj[2*l:]), f32(xj[4*l:]), a[l])
+			}
+		}
 	}
-	return float32(s)
+	sum := reduce4x16(&acc)
+	for i := np; i < n; i++ {
+		sum += float32(f16(w[2*i:]) * f32(x[4*i:]))
+	}
+	return sum
 }
 
-// dotBF16F32Generic is Σ f32(w[i])·x[i] for bf16 weights and f32
-// activations, products rounded to f32 and summed in f64.
+// dotBF16F32Generic is Σ bf16(w[i])·x[i] for bf16 weights and f32
+// activations, with ggml_vec_dot_f32's lane structure.
 func dotBF16F32Generic(w, x []byte, n int) float32 {
 	w, x = w[:2*n], x[:4*n]
-	var s float64
-	for i := 0; i < n; i++ {
-		wf := math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*i:])) << 16)
-		s += float64(wf * f32(x[4*i:]))
+	np := n &^ 63
+	var acc [4][16]float32
+	for i := 0; i < np; i += 64 {
+		for j := range 4 {
+			a := &acc[j]
+			wj, xj := w[2*(i+16*j):], x[4*(i+16*j):]
+			for l := range 16 {
+				a[l] = FMA32(bf16(wj[2*l:]), f32(xj[4*l:]), a[l])
+			}
+		}
 	}
-	return float32(s)
+	sum := reduce4x16(&acc)
+	for i := np; i < n; i++ {
+		sum += float32(bf16(w[2*i:]) * f32(x[4*i:]))
+	}
+	return sum
 }

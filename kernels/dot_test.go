@@ -19,8 +19,16 @@ var weightTypes = []quant.Type{quant.Q4_K, quant.Q5_K, quant.Q6_K, quant.Q4_0, q
 var genericDots = map[quant.Type]func(w, x []byte, nb int) float32{
 	quant.Q4_K: dotQ4KQ8KGeneric, quant.Q5_K: dotQ5KQ8KGeneric, quant.Q6_K: dotQ6KQ8KGeneric,
 	quant.Q4_0: dotQ4_0Q8_0Generic, quant.Q8_0: dotQ8_0Q8_0Generic,
-	quant.F32: dotF32Generic, quant.F16: dotF16F32Generic, quant.BF16: dotBF16F32Generic,
+	quant.F32: dotF32Generic, quant.F16: dotF16Generic, quant.BF16: dotBF16Generic,
 }
+
+var genericGemm = map[quant.Type]func(w, x []byte, nb int) float32{
+	quant.F32: dotF32GemmGeneric, quant.F16: dotF16GemmGeneric, quant.BF16: dotBF16GemmGeneric,
+}
+
+// approxTypes are the weight types whose assembly kernels do not (yet)
+// reproduce the generic kernels' float order bit for bit.
+var approxTypes = map[quant.Type]bool{quant.Q4_K: true, quant.Q5_K: true, quant.Q6_K: true, quant.Q4_0: true}
 
 // levels returns every level this machine can run, lowest first.
 func levels() []cpu.Level {
@@ -96,7 +104,22 @@ func TestDotLevels(t *testing.T) {
 					for _, atStart := range []bool{false, true} {
 						gw, gx := guarded(t, w, atStart), guarded(t, x, !atStart)
 						got := Dot(wt, gw, gx, n)
-						checkClose(t, fmt.Sprintf("%v/%s/nb=%d", wt, m.name, nb), float64(got), float64(want), abs)
+						name := fmt.Sprintf("%v/%s/nb=%d", wt, m.name, nb)
+						if approxTypes[wt] {
+							checkClose(t, name, float64(got), float64(want), abs)
+						} else if math.Float32bits(got) != math.Float32bits(want) && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+							t.Errorf("%s: got %v, generic %v", name, got, want)
+						}
+					}
+					if k.gemmK > 0 && n%k.gemmK == 0 && n > 0 {
+						want := genericGemm[wt](w, x, nb)
+						got := k.gemmDot(w, x, nb)
+						if math.Float32bits(got) != math.Float32bits(want) && !(math.IsNaN(float64(got)) && math.IsNaN(float64(want))) {
+							t.Errorf("%v/%s/nb=%d gemm: got %v, generic %v", wt, m.name, nb, got, want)
+						}
+						_, abs := terms(wt, w, x, nb)
+						sum, _ := terms(wt, w, x, nb)
+						checkClose(t, fmt.Sprintf("%v/%s/nb=%d gemm vs f64", wt, m.name, nb), float64(got), sum, abs)
 					}
 				}
 			}
@@ -253,10 +276,8 @@ func TestTypedDots(t *testing.T) {
 			got = DotQ8_0Q8_0(w, x, n)
 		case quant.F32:
 			got = DotF32(bytesF32(w), bytesF32(x), n)
-		case quant.F16:
-			got = DotF16F32(w, bytesF32(x), n)
-		case quant.BF16:
-			got = DotBF16F32(w, bytesF32(x), n)
+		case quant.F16, quant.BF16:
+			continue // their typed entry points are the mixed f32 kernels (TestMixedDots)
 		}
 		if got != want {
 			t.Errorf("%v: typed %v, Dot %v", wt, got, want)
@@ -270,4 +291,44 @@ func bytesF32(b []byte) []float32 {
 		out[i] = f32(b[4*i:])
 	}
 	return out
+}
+
+// TestMixedDots checks DotF16F32 and DotBF16F32 against their generic
+// kernels bit for bit, and against f64.
+func TestMixedDots(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, wt := range []quant.Type{quant.F16, quant.BF16} {
+			for _, n := range []int{0, 1, 7, 16, 63, 64, 65, 128, 200, 2048} {
+				w := genWeights(rng, wt, n, modeRandom)
+				xb := genActs(rng, quant.F32, n, modeRandom)
+				x := bytesF32(xb)
+				var got, want float32
+				var sum, abs float64
+				for i := 0; i < n; i++ {
+					wv := f16(w[2*i:])
+					if wt == quant.BF16 {
+						wv = bf16(w[2*i:])
+					}
+					sum += float64(wv) * float64(x[i])
+					abs += math.Abs(float64(wv) * float64(x[i]))
+				}
+				if wt == quant.F16 {
+					got = DotF16F32(w, x, n)
+					if n > 0 {
+						want = dotF16F32Generic(w, xb, n)
+					}
+				} else {
+					got = DotBF16F32(w, x, n)
+					if n > 0 {
+						want = dotBF16F32Generic(w, xb, n)
+					}
+				}
+				if got != want {
+					t.Errorf("%v n=%d: got %v, generic %v", wt, n, got, want)
+				}
+				checkClose(t, fmt.Sprintf("%v n=%d", wt, n), float64(got), sum, abs)
+			}
+		}
+	})
 }

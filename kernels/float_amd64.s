@@ -3,118 +3,58 @@
 #include "textflag.h"
 #include "macros_amd64.h"
 
-// F32, F16 and BF16 weights against f32 activations: Σ w[i]·x[i] with
-// fused multiply-adds into four vector accumulators (32 or 64 elements per
-// step), one accumulator for the remaining whole vectors, and (AVX2) a
-// scalar or (AVX-512) a masked step for the tail. nb is the element count.
+// The float kernels (see dot_generic.go for the arithmetic they reproduce
+// bit for bit):
+//   - vector form (ggml_vec_dot_*): four 16-lane FMA accumulators over
+//     steps of 64 elements, folded 0+2, 1+3, 0+1, summed with HSUM16, then
+//     the remaining elements one at a time (f32 for F32 and the mixed
+//     F16/BF16×F32 kernels, f64 for F16×F16); BF16×BF16 has its own
+//     two-accumulator form;
+//   - GEMM form (llamafile tinyBLAS): one 16-lane FMA accumulator per
+//     output, four rows at a time, then HSUM16.
+// nb is the element count. AVX2 kernels keep a 16-lane accumulator in two
+// ymm registers (lanes 0-7 and 8-15), which gives the same sums.
 
-// Weight loaders: LOADn_T(off, dst) converts n weights at off(SI) to f32.
-#define LOAD8_F32(off, dst) VMOVUPS off(SI), dst
-#define LOAD8_F16(off, dst) VCVTPH2PS off(SI), dst
-#define LOAD8_BF16(off, dst) \
-	VPMOVZXWD off(SI), dst; \
+// Weight and activation loaders: LOADn(off, base, dst) converts n values at
+// off(base) to f32; LOAD1(base, dst) one value into the low lane of an xmm.
+#define LOAD16_F32(off, base, dst) VMOVUPS off(base), dst
+#define LOAD16_F16(off, base, dst) VCVTPH2PS off(base), dst
+#define LOAD16_BF16(off, base, dst) \
+	VPMOVZXWD off(base), dst; \
+	VPSLLD    $16, dst, dst
+#define LOAD8_F32(off, base, dst) VMOVUPS off(base), dst
+#define LOAD8_F16(off, base, dst) VCVTPH2PS off(base), dst
+#define LOAD8_BF16(off, base, dst) \
+	VPMOVZXWD off(base), dst; \
 	VPSLLD    $16, dst, dst
 
-#define LOAD1_F32 VMOVSS (SI), X4
-#define LOAD1_F16 \
-	MOVWLZX   (SI), AX; \
-	VMOVD     AX, X4; \
-	VCVTPH2PS X4, X4
-#define LOAD1_BF16 \
-	MOVWLZX (SI), AX; \
+#define LOAD1_F32(base, dst) VMOVSS (base), dst
+#define LOAD1_F16(base, dst) \
+	MOVWLZX   (base), AX; \
+	VMOVD     AX, dst; \
+	VCVTPH2PS dst, dst
+#define LOAD1_BF16(base, dst) \
+	MOVWLZX (base), AX; \
 	SHLL    $16, AX; \
-	VMOVD   AX, X4
+	VMOVD   AX, dst
 
-// FLOAT_ROWS_AVX2 is the body of a *RowsAVX2 float kernel for weights of
-// esize bytes loaded by LOAD8 and LOAD1.
-#define FLOAT_ROWS_AVX2(LOAD8, LOAD1, esize) \
-	MOVQ dst+0(FP), DI; \
-	MOVQ w+8(FP), R10; \
-row:; \
-	MOVQ   R10, SI; \
-	MOVQ   x+24(FP), R11; \
-	MOVQ   nb+32(FP), CX; \
-	VXORPS Y0, Y0, Y0; \
-	VXORPS Y1, Y1, Y1; \
-	VXORPS Y2, Y2, Y2; \
-	VXORPS Y3, Y3, Y3; \
-	VXORPS X5, X5, X5; \
-loop32:; \
-	CMPQ        CX, $32; \
-	JLT         loop8; \
-	LOAD8(0, Y4); \
-	LOAD8(8*esize, Y6); \
-	LOAD8(16*esize, Y7); \
-	LOAD8(24*esize, Y8); \
-	VFMADD231PS (R11), Y4, Y0; \
-	VFMADD231PS 32(R11), Y6, Y1; \
-	VFMADD231PS 64(R11), Y7, Y2; \
-	VFMADD231PS 96(R11), Y8, Y3; \
-	ADDQ        $(32*esize), SI; \
-	ADDQ        $128, R11; \
-	SUBQ        $32, CX; \
-	JMP         loop32; \
-loop8:; \
-	CMPQ        CX, $8; \
-	JLT         tail; \
-	LOAD8(0, Y4); \
-	VFMADD231PS (R11), Y4, Y0; \
-	ADDQ        $(8*esize), SI; \
-	ADDQ        $32, R11; \
-	SUBQ        $8, CX; \
-	JMP         loop8; \
-tail:; \
-	TESTQ       CX, CX; \
-	JZ          done; \
-	LOAD1; \
-	VFMADD231SS (R11), X4, X5; \
-	ADDQ        $esize, SI; \
-	ADDQ        $4, R11; \
-	DECQ        CX; \
-	JMP         tail; \
-done:; \
-	VADDPS Y1, Y0, Y0; \
-	VADDPS Y3, Y2, Y2; \
-	VADDPS Y2, Y0, Y0; \
-	HSUM8(X0, Y0, X1); \
-	VADDSS X5, X0, X0; \
-	VMOVSS X0, (DI); \
-	ADDQ   $4, DI; \
-	ADDQ   wstride+16(FP), R10; \
-	DECQ   rows+40(FP); \
-	JNZ    row; \
-	VZEROUPPER; \
-	RET
+// Tail steps of the vector form: TAIL32 adds w·x in f32 (product rounded,
+// then sum rounded: ggml's scalar leftovers), TAIL64 in f64.
+#define TAIL32_INIT
+#define TAIL32_STEP \
+	VMULSS X5, X4, X4; \
+	VADDSS X4, X0, X0
+#define TAIL32_END
+#define TAIL64_INIT VCVTSS2SD X0, X0, X0
+#define TAIL64_STEP \
+	VMULSS    X5, X4, X4; \
+	VCVTSS2SD X4, X4, X4; \
+	VADDSD    X4, X0, X0
+#define TAIL64_END VCVTSD2SS X0, X0, X0
 
-// func f32RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-TEXT ·f32RowsAVX2(SB), NOSPLIT, $0-48
-	FLOAT_ROWS_AVX2(LOAD8_F32, LOAD1_F32, 4)
-
-// func f16RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-TEXT ·f16RowsAVX2(SB), NOSPLIT, $0-48
-	FLOAT_ROWS_AVX2(LOAD8_F16, LOAD1_F16, 2)
-
-// func bf16RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-TEXT ·bf16RowsAVX2(SB), NOSPLIT, $0-48
-	FLOAT_ROWS_AVX2(LOAD8_BF16, LOAD1_BF16, 2)
-
-// AVX-512 loaders: 16 weights, unmasked or with zero-masking by K1.
-#define LOAD16_F32(off, dst) VMOVUPS off(SI), dst
-#define LOAD16_F16(off, dst) VCVTPH2PS off(SI), dst
-#define LOAD16_BF16(off, dst) \
-	VPMOVZXWD off(SI), dst; \
-	VPSLLD    $16, dst, dst
-
-#define LOADM_F32 VMOVUPS.Z (SI), K1, Z4
-#define LOADM_F16 \
-	VMOVDQU16.Z (SI), K1, Y4; \
-	VCVTPH2PS   Y4, Z4
-#define LOADM_BF16 \
-	VMOVDQU16.Z (SI), K1, Y4; \
-	VPMOVZXWD   Y4, Z4; \
-	VPSLLD      $16, Z4, Z4
-
-#define FLOAT_ROWS_AVX512(LOAD16, LOADM, esize) \
+// VEC512 is the body of an AVX-512 vector-form kernel: LW/LX load 16
+// weights/activations of WE/XE bytes each; WONE/XONE load one.
+#define VEC512(LW, LX, WONE, XONE, WE, XE, TINIT, TSTEP, TEND) \
 	MOVQ dst+0(FP), DI; \
 	MOVQ w+8(FP), R10; \
 row:; \
@@ -127,43 +67,41 @@ row:; \
 	VXORPS Z3, Z3, Z3; \
 loop64:; \
 	CMPQ        CX, $64; \
-	JLT         loop16; \
-	LOAD16(0, Z4); \
-	LOAD16(16*esize, Z6); \
-	LOAD16(32*esize, Z7); \
-	LOAD16(48*esize, Z8); \
-	VFMADD231PS (R11), Z4, Z0; \
-	VFMADD231PS 64(R11), Z6, Z1; \
-	VFMADD231PS 128(R11), Z7, Z2; \
-	VFMADD231PS 192(R11), Z8, Z3; \
-	ADDQ        $(64*esize), SI; \
-	ADDQ        $256, R11; \
+	JLT         fold; \
+	LW(0, SI, Z4); \
+	LX(0, R11, Z8); \
+	VFMADD231PS Z8, Z4, Z0; \
+	LW(16*WE, SI, Z5); \
+	LX(16*XE, R11, Z9); \
+	VFMADD231PS Z9, Z5, Z1; \
+	LW(32*WE, SI, Z6); \
+	LX(32*XE, R11, Z10); \
+	VFMADD231PS Z10, Z6, Z2; \
+	LW(48*WE, SI, Z7); \
+	LX(48*XE, R11, Z11); \
+	VFMADD231PS Z11, Z7, Z3; \
+	ADDQ        $(64*WE), SI; \
+	ADDQ        $(64*XE), R11; \
 	SUBQ        $64, CX; \
 	JMP         loop64; \
-loop16:; \
-	CMPQ        CX, $16; \
-	JLT         tail; \
-	LOAD16(0, Z4); \
-	VFMADD231PS (R11), Z4, Z0; \
-	ADDQ        $(16*esize), SI; \
-	ADDQ        $64, R11; \
-	SUBQ        $16, CX; \
-	JMP         loop16; \
-tail:; \
-	TESTQ       CX, CX; \
-	JZ          done; \
-	MOVL        $1, AX; \
-	SHLL        CX, AX; \
-	DECL        AX; \
-	KMOVW       AX, K1; \
-	LOADM; \
-	VMOVUPS.Z   (R11), K1, Z5; \
-	VFMADD231PS Z5, Z4, Z1; \
-done:; \
-	VADDPS Z1, Z0, Z0; \
-	VADDPS Z3, Z2, Z2; \
+fold:; \
 	VADDPS Z2, Z0, Z0; \
+	VADDPS Z3, Z1, Z1; \
+	VADDPS Z1, Z0, Z0; \
 	HSUM16(X0, Y0, Z0, X1, Y1); \
+	TINIT; \
+tail:; \
+	TESTQ CX, CX; \
+	JZ    done; \
+	WONE(SI, X4); \
+	XONE(R11, X5); \
+	TSTEP; \
+	ADDQ  $WE, SI; \
+	ADDQ  $XE, R11; \
+	DECQ  CX; \
+	JMP   tail; \
+done:; \
+	TEND; \
 	VMOVSS X0, (DI); \
 	ADDQ   $4, DI; \
 	ADDQ   wstride+16(FP), R10; \
@@ -172,14 +110,304 @@ done:; \
 	VZEROUPPER; \
 	RET
 
-// func f32RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-TEXT ·f32RowsAVX512(SB), NOSPLIT, $0-48
-	FLOAT_ROWS_AVX512(LOAD16_F32, LOADM_F32, 4)
+// VEC256 is VEC512 for AVX2: the four 16-lane accumulators are Y0/Y1,
+// Y2/Y3, Y4/Y5, Y6/Y7 (lanes 0-7 / 8-15).
+#define VEC256(LW, LX, WONE, XONE, WE, XE, TINIT, TSTEP, TEND) \
+	MOVQ dst+0(FP), DI; \
+	MOVQ w+8(FP), R10; \
+row:; \
+	MOVQ   R10, SI; \
+	MOVQ   x+24(FP), R11; \
+	MOVQ   nb+32(FP), CX; \
+	VXORPS Y0, Y0, Y0; \
+	VXORPS Y1, Y1, Y1; \
+	VXORPS Y2, Y2, Y2; \
+	VXORPS Y3, Y3, Y3; \
+	VXORPS Y4, Y4, Y4; \
+	VXORPS Y5, Y5, Y5; \
+	VXORPS Y6, Y6, Y6; \
+	VXORPS Y7, Y7, Y7; \
+loop64:; \
+	CMPQ        CX, $64; \
+	JLT         fold; \
+	LW(0, SI, Y8); \
+	LX(0, R11, Y9); \
+	VFMADD231PS Y9, Y8, Y0; \
+	LW(8*WE, SI, Y10); \
+	LX(8*XE, R11, Y11); \
+	VFMADD231PS Y11, Y10, Y1; \
+	LW(16*WE, SI, Y8); \
+	LX(16*XE, R11, Y9); \
+	VFMADD231PS Y9, Y8, Y2; \
+	LW(24*WE, SI, Y10); \
+	LX(24*XE, R11, Y11); \
+	VFMADD231PS Y11, Y10, Y3; \
+	LW(32*WE, SI, Y8); \
+	LX(32*XE, R11, Y9); \
+	VFMADD231PS Y9, Y8, Y4; \
+	LW(40*WE, SI, Y10); \
+	LX(40*XE, R11, Y11); \
+	VFMADD231PS Y11, Y10, Y5; \
+	LW(48*WE, SI, Y8); \
+	LX(48*XE, R11, Y9); \
+	VFMADD231PS Y9, Y8, Y6; \
+	LW(56*WE, SI, Y10); \
+	LX(56*XE, R11, Y11); \
+	VFMADD231PS Y11, Y10, Y7; \
+	ADDQ        $(64*WE), SI; \
+	ADDQ        $(64*XE), R11; \
+	SUBQ        $64, CX; \
+	JMP         loop64; \
+fold:; \
+	VADDPS Y4, Y0, Y0; \
+	VADDPS Y5, Y1, Y1; \
+	VADDPS Y6, Y2, Y2; \
+	VADDPS Y7, Y3, Y3; \
+	VADDPS Y2, Y0, Y0; \
+	VADDPS Y3, Y1, Y1; \
+	VADDPS Y1, Y0, Y0; \
+	HSUM8(X0, Y0, X1); \
+	TINIT; \
+tail:; \
+	TESTQ CX, CX; \
+	JZ    done; \
+	WONE(SI, X4); \
+	XONE(R11, X5); \
+	TSTEP; \
+	ADDQ  $WE, SI; \
+	ADDQ  $XE, R11; \
+	DECQ  CX; \
+	JMP   tail; \
+done:; \
+	TEND; \
+	VMOVSS X0, (DI); \
+	ADDQ   $4, DI; \
+	ADDQ   wstride+16(FP), R10; \
+	DECQ   rows+40(FP); \
+	JNZ    row; \
+	VZEROUPPER; \
+	RET
 
-// func f16RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-TEXT ·f16RowsAVX512(SB), NOSPLIT, $0-48
-	FLOAT_ROWS_AVX512(LOAD16_F16, LOADM_F16, 2)
+// func f32VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·f32VecRowsAVX512(SB), NOSPLIT, $0-48
+	VEC512(LOAD16_F32, LOAD16_F32, LOAD1_F32, LOAD1_F32, 4, 4, TAIL32_INIT, TAIL32_STEP, TAIL32_END)
 
-// func bf16RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-TEXT ·bf16RowsAVX512(SB), NOSPLIT, $0-48
-	FLOAT_ROWS_AVX512(LOAD16_BF16, LOADM_BF16, 2)
+// func f16VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·f16VecRowsAVX512(SB), NOSPLIT, $0-48
+	VEC512(LOAD16_F16, LOAD16_F16, LOAD1_F16, LOAD1_F16, 2, 2, TAIL64_INIT, TAIL64_STEP, TAIL64_END)
+
+// func f16f32VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·f16f32VecRowsAVX512(SB), NOSPLIT, $0-48
+	VEC512(LOAD16_F16, LOAD16_F32, LOAD1_F16, LOAD1_F32, 2, 4, TAIL32_INIT, TAIL32_STEP, TAIL32_END)
+
+// func bf16f32VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·bf16f32VecRowsAVX512(SB), NOSPLIT, $0-48
+	VEC512(LOAD16_BF16, LOAD16_F32, LOAD1_BF16, LOAD1_F32, 2, 4, TAIL32_INIT, TAIL32_STEP, TAIL32_END)
+
+// func f32VecRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·f32VecRowsAVX2(SB), NOSPLIT, $0-48
+	VEC256(LOAD8_F32, LOAD8_F32, LOAD1_F32, LOAD1_F32, 4, 4, TAIL32_INIT, TAIL32_STEP, TAIL32_END)
+
+// func f16VecRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·f16VecRowsAVX2(SB), NOSPLIT, $0-48
+	VEC256(LOAD8_F16, LOAD8_F16, LOAD1_F16, LOAD1_F16, 2, 2, TAIL64_INIT, TAIL64_STEP, TAIL64_END)
+
+// func f16f32VecRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·f16f32VecRowsAVX2(SB), NOSPLIT, $0-48
+	VEC256(LOAD8_F16, LOAD8_F32, LOAD1_F16, LOAD1_F32, 2, 4, TAIL32_INIT, TAIL32_STEP, TAIL32_END)
+
+// func bf16f32VecRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·bf16f32VecRowsAVX2(SB), NOSPLIT, $0-48
+	VEC256(LOAD8_BF16, LOAD8_F32, LOAD1_BF16, LOAD1_F32, 2, 4, TAIL32_INIT, TAIL32_STEP, TAIL32_END)
+
+// GEMM512 is the body of an AVX-512 GEMM-form kernel (nb a multiple of
+// 16): four rows at a time share each activation load, then single rows.
+#define GEMM512(LW, LX, WE, XE) \
+	MOVQ dst+0(FP), DI; \
+	MOVQ w+8(FP), R10; \
+	MOVQ wstride+16(FP), R13; \
+rows4:; \
+	CMPQ   rows+40(FP), $4; \
+	JLT    rows1; \
+	MOVQ   R10, SI; \
+	LEAQ   (SI)(R13*1), R12; \
+	LEAQ   (R12)(R13*1), R14; \
+	LEAQ   (R14)(R13*1), R15; \
+	MOVQ   x+24(FP), R11; \
+	MOVQ   nb+32(FP), CX; \
+	VXORPS Z0, Z0, Z0; \
+	VXORPS Z1, Z1, Z1; \
+	VXORPS Z2, Z2, Z2; \
+	VXORPS Z3, Z3, Z3; \
+loop4:; \
+	TESTQ       CX, CX; \
+	JZ          done4; \
+	LX(0, R11, Z8); \
+	LW(0, SI, Z4); \
+	VFMADD231PS Z8, Z4, Z0; \
+	LW(0, R12, Z5); \
+	VFMADD231PS Z8, Z5, Z1; \
+	LW(0, R14, Z6); \
+	VFMADD231PS Z8, Z6, Z2; \
+	LW(0, R15, Z7); \
+	VFMADD231PS Z8, Z7, Z3; \
+	ADDQ        $(16*WE), SI; \
+	ADDQ        $(16*WE), R12; \
+	ADDQ        $(16*WE), R14; \
+	ADDQ        $(16*WE), R15; \
+	ADDQ        $(16*XE), R11; \
+	SUBQ        $16, CX; \
+	JMP         loop4; \
+done4:; \
+	HSUM16(X0, Y0, Z0, X8, Y8); \
+	HSUM16(X1, Y1, Z1, X9, Y9); \
+	HSUM16(X2, Y2, Z2, X10, Y10); \
+	HSUM16(X3, Y3, Z3, X11, Y11); \
+	VMOVSS X0, (DI); \
+	VMOVSS X1, 4(DI); \
+	VMOVSS X2, 8(DI); \
+	VMOVSS X3, 12(DI); \
+	ADDQ   $16, DI; \
+	LEAQ   (R10)(R13*4), R10; \
+	SUBQ   $4, rows+40(FP); \
+	JMP    rows4; \
+rows1:; \
+	CMPQ   rows+40(FP), $0; \
+	JEQ    end; \
+	MOVQ   R10, SI; \
+	MOVQ   x+24(FP), R11; \
+	MOVQ   nb+32(FP), CX; \
+	VXORPS Z0, Z0, Z0; \
+loop1:; \
+	TESTQ       CX, CX; \
+	JZ          done1; \
+	LX(0, R11, Z8); \
+	LW(0, SI, Z4); \
+	VFMADD231PS Z8, Z4, Z0; \
+	ADDQ        $(16*WE), SI; \
+	ADDQ        $(16*XE), R11; \
+	SUBQ        $16, CX; \
+	JMP         loop1; \
+done1:; \
+	HSUM16(X0, Y0, Z0, X8, Y8); \
+	VMOVSS X0, (DI); \
+	ADDQ   $4, DI; \
+	ADDQ   R13, R10; \
+	DECQ   rows+40(FP); \
+	JMP    rows1; \
+end:; \
+	VZEROUPPER; \
+	RET
+
+// func f32GemmRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·f32GemmRowsAVX512(SB), NOSPLIT, $0-48
+	GEMM512(LOAD16_F32, LOAD16_F32, 4, 4)
+
+// func f16GemmRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·f16GemmRowsAVX512(SB), NOSPLIT, $0-48
+	GEMM512(LOAD16_F16, LOAD16_F16, 2, 2)
+
+// DPBF16_512(off, acc) adds one 32-element step (at off(SI), off(R11)) of VDPBF16PS to the
+// 16 lanes of acc: the odd elements' products first, then the even ones'
+// (each product is exact in f32). Z31 holds 0xFFFF0000 in every dword.
+// Clobbers Z12-Z15.
+#define DPBF16_512(off, acc) \
+	VMOVDQU32   off(SI), Z12; \
+	VMOVDQU32   off(R11), Z13; \
+	VPANDD      Z31, Z12, Z14; \
+	VPANDD      Z31, Z13, Z15; \
+	VFMADD231PS Z15, Z14, acc; \
+	VPSLLD      $16, Z12, Z14; \
+	VPSLLD      $16, Z13, Z15; \
+	VFMADD231PS Z15, Z14, acc
+
+// func bf16VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+//
+// ggml_vec_dot_bf16 (AVX512-BF16): c1 (Z0) and c2 (Z1) take the first and
+// second 32 elements of each step of 64; hsum(c1) + hsum(c2) in f64, then
+// the remaining products in f64.
+TEXT ·bf16VecRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), DI
+	MOVQ         w+8(FP), R10
+	VPBROADCASTD ·kHi16(SB), Z31
+
+row:
+	MOVQ   R10, SI
+	MOVQ   x+24(FP), R11
+	MOVQ   nb+32(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+loop64:
+	CMPQ CX, $64
+	JLT  sum
+	DPBF16_512(0, Z0)
+	DPBF16_512(64, Z1)
+	ADDQ $128, SI
+	ADDQ $128, R11
+	SUBQ $64, CX
+	JMP  loop64
+
+sum:
+	HSUM16(X0, Y0, Z0, X2, Y2)
+	HSUM16(X1, Y1, Z1, X2, Y2)
+	VCVTSS2SD X0, X0, X0
+	VCVTSS2SD X1, X1, X1
+	VADDSD    X1, X0, X0
+
+tail:
+	TESTQ CX, CX
+	JZ    done
+	LOAD1_BF16(SI, X4)
+	LOAD1_BF16(R11, X5)
+	TAIL64_STEP
+	ADDQ  $2, SI
+	ADDQ  $2, R11
+	DECQ  CX
+	JMP   tail
+
+done:
+	VCVTSD2SS X0, X0, X0
+	VMOVSS    X0, (DI)
+	ADDQ      $4, DI
+	ADDQ      wstride+16(FP), R10
+	DECQ      rows+40(FP)
+	JNZ       row
+	VZEROUPPER
+	RET
+
+// func bf16GemmRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+//
+// tinyBLAS<32> with VDPBF16PS (nb a multiple of 32), one row at a time.
+TEXT ·bf16GemmRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), DI
+	MOVQ         w+8(FP), R10
+	VPBROADCASTD ·kHi16(SB), Z31
+
+row:
+	MOVQ   R10, SI
+	MOVQ   x+24(FP), R11
+	MOVQ   nb+32(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+
+loop:
+	// Two independent 32-element steps per iteration would change the
+	// order; keep one accumulator.
+	TESTQ CX, CX
+	JZ    done
+	DPBF16_512(0, Z0)
+	ADDQ  $64, SI
+	ADDQ  $64, R11
+	SUBQ  $32, CX
+	JMP   loop
+
+done:
+	HSUM16(X0, Y0, Z0, X2, Y2)
+	VMOVSS X0, (DI)
+	ADDQ   $4, DI
+	ADDQ   wstride+16(FP), R10
+	DECQ   rows+40(FP)
+	JNZ    row
+	VZEROUPPER
+	RET

@@ -124,8 +124,9 @@ func randFloat(rng *rand.Rand, mode genMode) float32 {
 	return float32(rng.NormFloat64())
 }
 
-// genActs returns nb random blocks of activation type act (Q8_K, Q8_0 or
-// F32, nb elements for F32), with consistent Q8_K bsums.
+// genActs returns nb random blocks of activation type act (Q8_K, Q8_0,
+// F16, BF16 or F32; nb elements for the float types), with consistent Q8_K
+// bsums.
 func genActs(rng *rand.Rand, act quant.Type, nb int, mode genMode) []byte {
 	q := func() int8 {
 		switch mode {
@@ -177,6 +178,21 @@ func genActs(rng *rand.Rand, act quant.Type, nb int, mode genMode) []byte {
 			}
 		}
 		return x
+	case quant.F16, quant.BF16:
+		x := make([]byte, 2*nb)
+		for i := 0; i < nb; i++ {
+			m := mode
+			if m == modeZeroScales || m == modeMaxQuants || m == modeExtremeActs {
+				m = modeRandom
+			}
+			v := randFloat(rng, m)
+			if act == quant.F16 {
+				putF16(x[2*i:], quant.F32ToF16(max(-65504, min(65504, v))))
+			} else {
+				putF16(x[2*i:], quant.F32ToBF16(v))
+			}
+		}
+		return x
 	default:
 		x := make([]byte, 4*nb)
 		for i := 0; i < nb; i++ {
@@ -188,6 +204,17 @@ func genActs(rng *rand.Rand, act quant.Type, nb int, mode genMode) []byte {
 		}
 		return x
 	}
+}
+
+// actValue returns activation i of a float activation row of type act.
+func actValue(act quant.Type, x []byte, i int) float32 {
+	switch act {
+	case quant.F16:
+		return f16(x[2*i:])
+	case quant.BF16:
+		return bf16(x[2*i:])
+	}
+	return f32(x[4*i:])
 }
 
 // terms returns the dot product computed in f64 from the quantized integers
@@ -284,8 +311,9 @@ func terms(wt quant.Type, w, x []byte, nb int) (sum, abs float64) {
 			case quant.BF16:
 				wv = math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*i:])) << 16)
 			}
-			s += math.Abs(float64(wv) * float64(f32(x[4*i:])))
-			sum += float64(wv) * float64(f32(x[4*i:]))
+			xv := actValue(kernelTable[wt].act, x, i)
+			s += math.Abs(float64(wv) * float64(xv))
+			sum += float64(wv) * float64(xv)
 		}
 	}
 	return sum, s

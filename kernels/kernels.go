@@ -3,8 +3,8 @@
 //
 // Dot and the typed DotXxx functions take one weight row and one activation
 // row already converted to the weight type's VecDotType
-// (quant.Type.VecDotType: Q8_K for Q4_K/Q5_K/Q6_K, Q8_0 for Q4_0/Q8_0, f32
-// for F32/F16/BF16). A Pool runs whole matrix products on persistent worker
+// (quant.Type.VecDotType: Q8_K for Q4_K/Q5_K/Q6_K, Q8_0 for Q4_0/Q8_0, the
+// weight's own type for F32/F16/BF16). A Pool runs whole matrix products on persistent worker
 // goroutines: MatMul quantizes f32 activations once per call, exactly as
 // llama.cpp does (spec §3.6), and spreads rows (decode) or row×token tiles
 // (prefill) over the threads; MatMulMulti does the same for several
@@ -18,13 +18,18 @@
 // package-level function values, and chosen again when a test calls
 // cpu.Force.
 //
-// Integer partial sums are exact in every version (spec §4.9); only the f32
-// accumulation order differs between levels, so results agree to about 1e-6
-// relative to Σ|terms|, not bit for bit. Within a level, MatMul's prefill
-// and decode paths give bit-identical results for the same row and token.
+// Integer partial sums are exact in every version (spec §4.9). The float
+// kernels (F32, F16, BF16) and Q8_0 reproduce the f32 operations of
+// llama.cpp's AVX-512 CPU backend bit for bit (ggml_vec_dot_* for single
+// tokens, llamafile's tinyBLAS for batches; see dot_generic.go), and every
+// level gives the same bits as the generic kernel. The Q4_0 and K-quant
+// kernels keep their own f32 order, which differs between levels by about
+// 1e-6 relative to Σ|terms|. Within a level, MatMul's 4-token and 1-token
+// row kernels give bit-identical results for the same row and token.
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"unsafe"
 
@@ -52,6 +57,29 @@ type kernel struct {
 	dot        func(w, x []byte, nb int) float32
 	rows       rowsFunc
 	rows4      rows4Func
+
+	// The GEMM form of the float types (llamafile's tinyBLAS, see
+	// dot_generic.go), for matrices with a multiple of 4 rows and of gemmK
+	// columns; gemmK == 0 means the type has a single form.
+	gemmK     int
+	gemmDot   func(w, x []byte, nb int) float32
+	gemmRows  rowsFunc
+	gemmRows4 rows4Func
+}
+
+// form returns the row kernels llama.cpp's CPU backend uses for a rows×cols
+// matrix of this type multiplied by n activation rows: tinyBLAS when
+// llamafile_sgemm takes the product (a batch of n ≥ 2 rows, and a float
+// type with rows%4 == 0 and cols%gemmK == 0), the vector dot otherwise.
+//
+// Like llama.cpp, the result of a float matrix for one token therefore
+// depends on whether the token is alone (decode) or in a batch (prompt):
+// the two orders differ in the last bits.
+func (k *kernel) form(rows, cols, n int) (rowsFunc, rows4Func) {
+	if k.gemmK > 0 && n >= 2 && rows%4 == 0 && cols%k.gemmK == 0 {
+		return k.gemmRows, k.gemmRows4
+	}
+	return k.rows, k.rows4
 }
 
 // maxType bounds the quant.Type values kept in the dispatch table.
@@ -72,21 +100,32 @@ func init() {
 // whatever the architecture file overrides.
 func selectKernels(l cpu.Level) {
 	t := &kernelTable
-	set := func(wt, act quant.Type, be, wb, xb int, dot func(w, x []byte, nb int) float32) {
+	set := func(wt, act quant.Type, be, wb, xb int, dot func(w, x []byte, nb int) float32) *kernel {
 		t[wt] = kernel{act: act, blockElems: be, wBytes: wb, xBytes: xb,
 			dot: dot, rows: genericRows(dot), rows4: genericRows4(dot)}
+		return &t[wt]
+	}
+	gemm := func(k *kernel, kn int, dot func(w, x []byte, nb int) float32) {
+		k.gemmK, k.gemmDot = kn, dot
+		k.gemmRows, k.gemmRows4 = genericRows(dot), genericRows4(dot)
 	}
 	set(quant.Q4_K, quant.Q8_K, qk, q4KBytes, q8KBytes, dotQ4KQ8KGeneric)
 	set(quant.Q5_K, quant.Q8_K, qk, q5KBytes, q8KBytes, dotQ5KQ8KGeneric)
 	set(quant.Q6_K, quant.Q8_K, qk, q6KBytes, q8KBytes, dotQ6KQ8KGeneric)
 	set(quant.Q4_0, quant.Q8_0, qk0, q4_0Bytes, q8_0Bytes, dotQ4_0Q8_0Generic)
 	set(quant.Q8_0, quant.Q8_0, qk0, q8_0Bytes, q8_0Bytes, dotQ8_0Q8_0Generic)
-	set(quant.F32, quant.F32, 1, 4, 4, dotF32Generic)
-	set(quant.F16, quant.F32, 1, 2, 4, dotF16F32Generic)
-	set(quant.BF16, quant.F32, 1, 2, 4, dotBF16F32Generic)
+	gemm(set(quant.F32, quant.F32, 1, 4, 4, dotF32Generic), 16, dotF32GemmGeneric)
+	gemm(set(quant.F16, quant.F16, 1, 2, 2, dotF16Generic), 16, dotF16GemmGeneric)
+	gemm(set(quant.BF16, quant.BF16, 1, 2, 2, dotBF16Generic), 32, dotBF16GemmGeneric)
+	dotF16F32, dotBF16F32 = dotF16F32Generic, dotBF16F32Generic
 	archKernels(l, t)
 	level = l
 }
+
+// The mixed-precision dots of DotF16F32 and DotBF16F32 (f16/bf16 rows, for
+// example a KV cache, against f32 activations): not matmul kernels, so they
+// live outside the table.
+var dotF16F32, dotBF16F32 func(w, x []byte, n int) float32
 
 func genericRows(dot func(w, x []byte, nb int) float32) rowsFunc {
 	return func(dst []float32, w []byte, wstride int, x []byte, nb int) {
@@ -120,7 +159,8 @@ func lookup(wt quant.Type) (*kernel, error) {
 
 // Dot returns the dot product of one weight row w of type wt and one
 // activation row x of type wt.VecDotType() (Q8_K for Q4_K/Q5_K/Q6_K, Q8_0 for
-// Q4_0/Q8_0, little-endian F32 for F32/F16/BF16), both n elements long.
+// Q4_0/Q8_0, the weight's own type for F32/F16/BF16), both n elements long,
+// computed as llama.cpp's vector dot (ggml_vec_dot_*) computes it.
 //
 // Preconditions (violations are programmer errors and panic): wt has a dot
 // kernel (Supports), n is a non-negative multiple of wt's block size, and w
@@ -193,14 +233,27 @@ func DotF32(w, x []float32, n int) float32 {
 
 // DotF16F32 returns Σ f16(w[i])·x[i] over n elements: w holds n
 // little-endian IEEE half floats (2n bytes), e.g. a row of an F16 KV cache.
+// The sum has ggml_vec_dot_f32's lane structure.
 func DotF16F32(w []byte, x []float32, n int) float32 {
-	return typedDot(quant.F16, w, f32Bytes(x), n)
+	return mixedDot(dotF16F32, w, x, n)
 }
 
 // DotBF16F32 returns Σ bf16(w[i])·x[i] over n elements: w holds n
 // little-endian bfloat16 values (2n bytes).
 func DotBF16F32(w []byte, x []float32, n int) float32 {
-	return typedDot(quant.BF16, w, f32Bytes(x), n)
+	return mixedDot(dotBF16F32, w, x, n)
+}
+
+func mixedDot(dot func(w, x []byte, n int) float32, w []byte, x []float32, n int) float32 {
+	if n < 0 {
+		panic(fmt.Sprintf("kernels: negative length %d", n))
+	}
+	checkLen("weight", len(w), 2*n)
+	checkLen("activation", 4*len(x), 4*n)
+	if n == 0 {
+		return 0
+	}
+	return dot(w, f32Bytes(x), n)
 }
 
 // f32Bytes views a float32 slice as its little-endian bytes (amd64 and every
@@ -217,3 +270,23 @@ var (
 	quantizeQ8K  = quant.QuantizeQ8K
 	quantizeQ8_0 = quant.QuantizeQ8_0Act
 )
+
+// convertF16 rounds activations to f16 (ties to even), as
+// ggml_cpu_fp32_to_fp16 does before an F16 matmul.
+func convertF16(src []float32, dst []byte) {
+	dst = dst[:2*len(src)]
+	for i, v := range src {
+		binary.LittleEndian.PutUint16(dst[2*i:], quant.F32ToF16(v))
+	}
+}
+
+// convertBF16 rounds activations to bf16 (ties to even), as
+// ggml_cpu_fp32_to_bf16 does before a BF16 matmul. (VCVTNE2PS2BF16 also
+// flushes subnormal inputs to zero; activations below 1.2e-38 do not
+// occur.)
+func convertBF16(src []float32, dst []byte) {
+	dst = dst[:2*len(src)]
+	for i, v := range src {
+		binary.LittleEndian.PutUint16(dst[2*i:], quant.F32ToBF16(v))
+	}
+}

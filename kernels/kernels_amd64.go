@@ -63,24 +63,6 @@ func q8_0RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 //go:noescape
 func q4_0RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 
-//go:noescape
-func f32RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-
-//go:noescape
-func f16RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-
-//go:noescape
-func bf16RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-
-//go:noescape
-func f32RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-
-//go:noescape
-func f16RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-
-//go:noescape
-func bf16RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
-
 // quantizeQ8KAVX2 and quantizeQ8KAVX512 quantize nb blocks of 256 floats
 // at src to Q8_K at dst, with exactly the bytes of quant.QuantizeQ8K.
 //
@@ -188,52 +170,132 @@ func q4_0DotAVX2(w, x []byte, nb int) float32 {
 	return d
 }
 
-func f32DotAVX2(w, x []byte, nb int) float32 {
-	var d float32
-	checkDot(len(w), len(x), nb, 4, 4)
-	f32RowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
-	return d
-}
-
-func f16DotAVX2(w, x []byte, nb int) float32 {
-	var d float32
-	checkDot(len(w), len(x), nb, 2, 4)
-	f16RowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
-	return d
-}
-
-func bf16DotAVX2(w, x []byte, nb int) float32 {
-	var d float32
-	checkDot(len(w), len(x), nb, 2, 4)
-	bf16RowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
-	return d
-}
-
-func f32DotAVX512(w, x []byte, nb int) float32 {
-	var d float32
-	checkDot(len(w), len(x), nb, 4, 4)
-	f32RowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
-	return d
-}
-
-func f16DotAVX512(w, x []byte, nb int) float32 {
-	var d float32
-	checkDot(len(w), len(x), nb, 2, 4)
-	f16RowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
-	return d
-}
-
-func bf16DotAVX512(w, x []byte, nb int) float32 {
-	var d float32
-	checkDot(len(w), len(x), nb, 2, 4)
-	bf16RowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
-	return d
-}
-
 func q4_0DotAVX512(w, x []byte, nb int) float32 {
 	var d float32
 	checkDot(len(w), len(x), nb, q4_0Bytes, q8_0Bytes)
 	q4_0RowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+// The float kernels (float_amd64.s); nb counts elements.
+
+//go:noescape
+func f32VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f16VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func bf16VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f16f32VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func bf16f32VecRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f32GemmRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f16GemmRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func bf16GemmRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f32VecRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f16VecRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func f16f32VecRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func bf16f32VecRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+func f32VecDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 4, 4)
+	f32VecRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f16VecDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 2)
+	f16VecRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func bf16VecDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 2)
+	bf16VecRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f16f32DotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 4)
+	f16f32VecRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func bf16f32DotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 4)
+	bf16f32VecRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f32GemmDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 4, 4)
+	f32GemmRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f16GemmDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 2)
+	f16GemmRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func bf16GemmDotAVX512(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 2)
+	bf16GemmRowsAVX512(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f32VecDotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 4, 4)
+	f32VecRowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f16VecDotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 2)
+	f16VecRowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func f16f32DotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 4)
+	f16f32VecRowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
+	return d
+}
+
+func bf16f32DotAVX2(w, x []byte, nb int) float32 {
+	var d float32
+	checkDot(len(w), len(x), nb, 2, 4)
+	bf16f32VecRowsAVX2(&d, &w[0], 0, &x[0], nb, 1)
 	return d
 }
 
@@ -252,9 +314,13 @@ func archKernels(l cpu.Level, t *[maxType]kernel) {
 		install(t, quant.Q6_K, q6kDotAVX512, q6kRowsAVX512, q6kRows4AVX512)
 		install(t, quant.Q4_0, q4_0DotAVX512, q4_0RowsAVX512, nil)
 		install(t, quant.Q8_0, q8_0DotAVX2, q8_0RowsAVX2, nil)
-		install(t, quant.F32, f32DotAVX512, f32RowsAVX512, nil)
-		install(t, quant.F16, f16DotAVX512, f16RowsAVX512, nil)
-		install(t, quant.BF16, bf16DotAVX512, bf16RowsAVX512, nil)
+		install(t, quant.F32, f32VecDotAVX512, f32VecRowsAVX512, nil)
+		install(t, quant.F16, f16VecDotAVX512, f16VecRowsAVX512, nil)
+		install(t, quant.BF16, bf16VecDotAVX512, bf16VecRowsAVX512, nil)
+		installGemm(t, quant.F32, f32GemmDotAVX512, f32GemmRowsAVX512)
+		installGemm(t, quant.F16, f16GemmDotAVX512, f16GemmRowsAVX512)
+		installGemm(t, quant.BF16, bf16GemmDotAVX512, bf16GemmRowsAVX512)
+		dotF16F32, dotBF16F32 = f16f32DotAVX512, bf16f32DotAVX512
 	case l >= cpu.AVX2:
 		quantizeQ8K = quantizeQ8KAVX2Go
 		install(t, quant.Q4_K, q4kDotAVX2, q4kRowsAVX2, q4kRows4AVX2)
@@ -262,10 +328,18 @@ func archKernels(l cpu.Level, t *[maxType]kernel) {
 		install(t, quant.Q6_K, q6kDotAVX2, q6kRowsAVX2, q6kRows4AVX2)
 		install(t, quant.Q4_0, q4_0DotAVX2, q4_0RowsAVX2, nil)
 		install(t, quant.Q8_0, q8_0DotAVX2, q8_0RowsAVX2, nil)
-		install(t, quant.F32, f32DotAVX2, f32RowsAVX2, nil)
-		install(t, quant.F16, f16DotAVX2, f16RowsAVX2, nil)
-		install(t, quant.BF16, bf16DotAVX2, bf16RowsAVX2, nil)
+		install(t, quant.F32, f32VecDotAVX2, f32VecRowsAVX2, nil)
+		install(t, quant.F16, f16VecDotAVX2, f16VecRowsAVX2, nil)
+		dotF16F32, dotBF16F32 = f16f32DotAVX2, bf16f32DotAVX2
 	}
+}
+
+// installGemm puts an assembly GEMM-form kernel of a float type into the
+// table (its 4-token entry runs the row kernel once per token).
+func installGemm(t *[maxType]kernel, wt quant.Type, dot func(w, x []byte, nb int) float32, rows asmRows) {
+	k := &t[wt]
+	k.gemmDot = dot
+	k.gemmRows, k.gemmRows4 = wrapRows(k, rows, nil)
 }
 
 // asmRows is the shape of every *Rows* assembly function.
@@ -280,8 +354,13 @@ type asmRows4 func(dst *float32, dstStride int, w *byte, wstride int, x *byte, x
 func install(t *[maxType]kernel, wt quant.Type, dot func(w, x []byte, nb int) float32, rows asmRows, rows4 asmRows4) {
 	k := &t[wt]
 	k.dot = dot
+	k.rows, k.rows4 = wrapRows(k, rows, rows4)
+}
+
+// wrapRows returns bounds-checking wrappers of the assembly row kernels.
+func wrapRows(k *kernel, rows asmRows, rows4 asmRows4) (rowsFunc, rows4Func) {
 	wb, xb := k.wBytes, k.xBytes
-	k.rows = func(dst []float32, w []byte, wstride int, x []byte, nb int) {
+	r := func(dst []float32, w []byte, wstride int, x []byte, nb int) {
 		if len(dst) == 0 {
 			return
 		}
@@ -292,7 +371,7 @@ func install(t *[maxType]kernel, wt quant.Type, dot func(w, x []byte, nb int) fl
 		checkRows(len(dst), len(w), wstride, len(x), 0, nb, wb, xb, 1)
 		rows(&dst[0], &w[0], wstride, &x[0], nb, len(dst))
 	}
-	k.rows4 = func(dst []float32, dstStride int, w []byte, wstride int, x []byte, xstride int, nb, nrows int) {
+	r4 := func(dst []float32, dstStride int, w []byte, wstride int, x []byte, xstride int, nb, nrows int) {
 		if nrows <= 0 {
 			return
 		}
@@ -314,6 +393,7 @@ func install(t *[maxType]kernel, wt quant.Type, dot func(w, x []byte, nb int) fl
 		}
 		rows4(&dst[0], dstStride, &w[0], wstride, &x[0], xstride, nb, nrows)
 	}
+	return r, r4
 }
 
 // checkRows panics unless rows weight rows wstride bytes apart and toks

@@ -78,13 +78,13 @@ const (
 )
 
 // actSlots are the activation types a matmul may need, in slot order.
-var actSlots = [...]quant.Type{quant.Q8_K, quant.Q8_0, quant.F32}
+var actSlots = [...]quant.Type{quant.Q8_K, quant.Q8_0, quant.F16, quant.BF16, quant.F32}
 
 // Block shapes of the activation slots (quant's table is a map; these are
 // read per work item).
 var (
-	actBlockElems = [len(actSlots)]int{qk, qk0, 1}
-	actBlockBytes = [len(actSlots)]int{q8KBytes, q8_0Bytes, 4}
+	actBlockElems = [len(actSlots)]int{qk, qk0, 1, 1, 1}
+	actBlockBytes = [len(actSlots)]int{q8KBytes, q8_0Bytes, 2, 2, 4}
 )
 
 func actSlot(t quant.Type) int {
@@ -93,19 +93,25 @@ func actSlot(t quant.Type) int {
 		return 0
 	case quant.Q8_0:
 		return 1
+	case quant.F16:
+		return 2
+	case quant.BF16:
+		return 3
 	}
-	return 2
+	return 4
 }
 
 // matmulState is the pool-owned state of one MatMulMulti call. Its slices
 // keep their capacity between calls, so steady-state calls do not allocate.
 type matmulState struct {
-	ws   []Matrix
-	dsts [][]float32
-	ks   []*kernel
-	x    []float32
-	n    int
-	cols int
+	ws    []Matrix
+	dsts  [][]float32
+	ks    []*kernel
+	rowsK []rowsFunc  // per matrix: the row kernel of its form
+	rows4 []rows4Func // per matrix: the 4-token kernel of its form
+	x     []float32
+	n     int
+	cols  int
 
 	// Quantized activations per slot (nil slot: not needed this call).
 	need    [len(actSlots)]bool
@@ -230,12 +236,15 @@ func overlap(a, b []float32) bool {
 func (m *matmulState) setup(dsts [][]float32, ws []Matrix, x []float32, n, threads int) {
 	m.ws = append(m.ws[:0], ws...)
 	m.dsts = append(m.dsts[:0], dsts...)
-	m.ks = m.ks[:0]
+	m.ks, m.rowsK, m.rows4 = m.ks[:0], m.rowsK[:0], m.rows4[:0]
 	m.x, m.n, m.cols = x, n, ws[0].Cols
 	m.need = [len(actSlots)]bool{}
 	for _, w := range ws {
 		k := &kernelTable[w.Type]
 		m.ks = append(m.ks, k)
+		r, r4 := k.form(w.Rows, w.Cols, n)
+		m.rowsK = append(m.rowsK, r)
+		m.rows4 = append(m.rows4, r4)
 		m.need[actSlot(k.act)] = true
 	}
 
@@ -304,6 +313,8 @@ func (m *matmulState) setup(dsts [][]float32, ws []Matrix, x []float32, n, threa
 func (m *matmulState) release() {
 	clear(m.ws)
 	clear(m.dsts)
+	clear(m.rowsK)
+	clear(m.rows4)
 	m.x = nil
 	for s := range m.act {
 		m.act[s] = nil
@@ -355,6 +366,10 @@ func (m *matmulState) quantizeItem(i int) {
 		quantizeQ8K(src, dst)
 	case quant.Q8_0:
 		quantizeQ8_0(src, dst)
+	case quant.F16:
+		convertF16(src, dst)
+	case quant.BF16:
+		convertBF16(src, dst)
 	}
 }
 
@@ -370,6 +385,7 @@ func (m *matmulState) tile(i int) {
 	}
 	rt, tt := i%m.rowTiles[wi], i/m.rowTiles[wi]
 	w, k, dst := &m.ws[wi], m.ks[wi], m.dsts[wi]
+	rows, rows4 := m.rowsK[wi], m.rows4[wi]
 	rb := w.RowBytes()
 	nb := m.cols / k.blockElems
 	r0 := rt * m.rowBlock[wi]
@@ -382,9 +398,9 @@ func (m *matmulState) tile(i int) {
 	wd := w.Data[r0*rb : r1*rb]
 	t := t0
 	for ; t+4 <= t1; t += 4 {
-		k.rows4(dst[t*w.Rows+r0:], w.Rows, wd, rb, x[t*xs:], xs, nb, r1-r0)
+		rows4(dst[t*w.Rows+r0:], w.Rows, wd, rb, x[t*xs:], xs, nb, r1-r0)
 	}
 	for ; t < t1; t++ {
-		k.rows(dst[t*w.Rows+r0:t*w.Rows+r1], wd, rb, x[t*xs:], nb)
+		rows(dst[t*w.Rows+r0:t*w.Rows+r1], wd, rb, x[t*xs:], nb)
 	}
 }

@@ -22,6 +22,14 @@ func quantizeActs(wt quant.Type, x []float32, n, cols int) (rows [][]byte) {
 			quant.QuantizeQ8K(src, dst)
 		case quant.Q8_0:
 			quant.QuantizeQ8_0Act(src, dst)
+		case quant.F16:
+			for i, v := range src {
+				putF16(dst[2*i:], quant.F32ToF16(v))
+			}
+		case quant.BF16:
+			for i, v := range src {
+				putF16(dst[2*i:], quant.F32ToBF16(v))
+			}
 		default:
 			copy(dst, f32Bytes(src))
 		}
@@ -44,14 +52,21 @@ func randF32(rng *rand.Rand, n int) []float32 {
 	return x
 }
 
-// refMatMul is MatMul as a loop of Dot over reference-quantized rows.
+// refMatMul is MatMul as a loop of Dot (or, for a float matrix that
+// llamafile's sgemm would tile in a batch, its GEMM form) over
+// reference-quantized rows.
 func refMatMul(w Matrix, x []float32, n int) []float32 {
 	xq := quantizeActs(w.Type, x, n, w.Cols)
 	rb := w.RowBytes()
+	k := &kernelTable[w.Type]
+	dot := func(wr, xr []byte) float32 { return Dot(w.Type, wr, xr, w.Cols) }
+	if k.gemmK > 0 && n >= 2 && w.Rows%4 == 0 && w.Cols%k.gemmK == 0 {
+		dot = func(wr, xr []byte) float32 { return k.gemmDot(wr, xr, w.Cols) }
+	}
 	out := make([]float32, n*w.Rows)
 	for t := 0; t < n; t++ {
 		for r := 0; r < w.Rows; r++ {
-			out[t*w.Rows+r] = Dot(w.Type, w.Data[r*rb:(r+1)*rb], xq[t], w.Cols)
+			out[t*w.Rows+r] = dot(w.Data[r*rb:(r+1)*rb], xq[t])
 		}
 	}
 	return out

@@ -5,9 +5,9 @@
 
 // Q4_0 × Q8_0 and Q8_0 × Q8_0 dot products (spec §4.2, §4.3, §4.9): AVX2
 // (Q8_0 uses it at the AVX512 level too: it is fast enough to be memory-
-// bound) and AVX-512 VNNI for Q4_0. Per 32-element block the exact int32
-// pair sums are kept in 8 lanes, converted to f32 and accumulated as
-// acc += (dx·dy)·lanes, then summed horizontally: llama.cpp's AVX2 order.
+// bound) and AVX-512 VNNI for Q4_0. Per 32-element block exact int32 sums
+// are kept in 8 lanes, converted to f32 and accumulated as
+// acc = fma(dx·dy, lanes, acc), then summed horizontally.
 // Every int8 value is handled exactly, −128 included (the quantizers never
 // produce it, but weights from files are untrusted).
 
@@ -25,6 +25,12 @@
 	VBROADCASTSS X5, Y5
 
 // func q8_0RowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+//
+// llama.cpp's Q8_0 lanes: lane L holds the exact sum of the products of
+// elements 4L…4L+3. The 16-bit pair sums of elements 0-15 and 16-31 are
+// added pairwise with VPHADDD, which leaves the quads in the order
+// q0 q1 q4 q5 | q2 q3 q6 q7; the accumulator keeps that order and is put
+// back in lane order (VPERMQ) before the horizontal sum.
 TEXT ·q8_0RowsAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ w+8(FP), R10
@@ -36,21 +42,22 @@ row:
 	VXORPS Y0, Y0, Y0
 
 block:
-	VPMOVSXBW 2(SI), Y1
-	VPMOVSXBW 18(SI), Y2
-	VPMOVSXBW 2(R11), Y3
-	VPMOVSXBW 18(R11), Y4
-	VPMADDWD  Y3, Y1, Y1
-	VPMADDWD  Y4, Y2, Y2
-	VPADDD    Y2, Y1, Y1
+	VPMOVSXBW   2(SI), Y1
+	VPMOVSXBW   18(SI), Y2
+	VPMOVSXBW   2(R11), Y3
+	VPMOVSXBW   18(R11), Y4
+	VPMADDWD    Y3, Y1, Y1
+	VPMADDWD    Y4, Y2, Y2
+	VPHADDD     Y2, Y1, Y1
 	Q80_SCALE
 	VCVTDQ2PS   Y1, Y1
 	VFMADD231PS Y1, Y5, Y0
-	ADDQ $34, SI
-	ADDQ $34, R11
-	DECQ BX
-	JNZ  block
+	ADDQ        $34, SI
+	ADDQ        $34, R11
+	DECQ        BX
+	JNZ         block
 
+	VPERMQ $0xD8, Y0, Y0
 	HSUM8(X0, Y0, X1)
 	VMOVSS X0, (DI)
 	ADDQ   $4, DI

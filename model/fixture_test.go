@@ -29,26 +29,31 @@ type reference struct {
 	} `json:"cases"`
 }
 
-// fixtureModels lists every fixture model file with its tolerance.
+// fixtureModels lists every fixture model file with its tolerance (the
+// issue's: F32 1e-3, F16/BF16 1e-2, quantized 0.05 and the same argmax at
+// every position) and whether smolbot reproduces llama.cpp's logits bit
+// for bit on it.
 var fixtureModels = []struct {
 	dir, typ string
-	tol      float64 // max|Δ| at every position (F32 only)
-	tol0     float64 // max|Δ| at position 0
+	tol      float64 // max|Δlogit| at every position
+	exact    bool    // bit-identical to the reference (prefill and greedy)
 }{
-	{"tiny-smollm3", "f32", 1e-3, 1e-3},
-	// F16/BF16: llama.cpp rounds the activations to f16/bf16 before these
-	// dot products and our kernels do not (yet), hence the looser bound.
-	{"tiny-smollm3", "f16", 0.05, 0.05},
-	{"tiny-smollm3", "bf16", 0.5, 0.5},
-	{"tiny-smollm3", "q8_0", 0.05, 1e-3},
-	{"tiny-smollm3", "q4_0", 0.05, 1e-3},
-	{"tiny-smollm3", "q4_k_m", 0.05, 1e-3},
-	{"tiny-smollm3", "q5_k_m", 0.05, 1e-3},
-	{"tiny-smollm3", "q6_k", 0.05, 1e-3},
-	{"tiny-llama", "f32", 1e-3, 1e-3},
-	{"tiny-llama", "q8_0", 0.05, 1e-3},
-	{"tiny-llama", "q4_k_m", 0.05, 1e-3},
-	{"stories260K", "f32", 1e-3, 1e-3},
+	{"tiny-smollm3", "f32", 1e-3, true},
+	{"tiny-smollm3", "f16", 1e-2, true},
+	{"tiny-smollm3", "bf16", 1e-2, true},
+	{"tiny-smollm3", "q8_0", 0.05, true},
+	// The Q4_0 and K-quant files go through llama.cpp kernels whose f32
+	// accumulation order is not reproduced yet (the repacked Q4_0x8/Q4_Kx8
+	// paths and the Q6_K/Q5_K dot products): see the package notes.
+	{"tiny-smollm3", "q4_0", 0.05, false},
+	{"tiny-smollm3", "q4_k_m", 0.05, false},
+	{"tiny-smollm3", "q5_k_m", 0.05, false},
+	{"tiny-smollm3", "q6_k", 0.05, false},
+	{"tiny-llama", "f32", 1e-3, true},
+	{"tiny-llama", "q8_0", 0.05, true},
+	{"tiny-llama", "q4_k_m", 0.05, false},
+	// Head dimension 8 and FFN 172 take ggml's scalar tails; within 1e-5.
+	{"stories260K", "f32", 1e-3, false},
 }
 
 func modelFile(dir, typ string) string {
@@ -116,11 +121,14 @@ func maxAbsDiff(a, b []float32) (float64, bool) {
 type stats struct {
 	worst, worstPos0 float64
 	diffs            []float64 // max|Δ| of every compared position
+	exactPos         int       // positions whose logits are bit-identical
 	argmaxSame       int
 	greedySame       int // greedy tokens equal to the reference before the first miss
 	greedyTotal      int
-	selfWorst        float64 // prefill vs token-by-token, ours against ours
-	pos0Bad          int     // sequences whose position 0 exceeds tol0
+	greedyLast       float64 // worst max|Δ| of greedy_last_logits
+	selfWorst        float64 // token-by-token decode vs our prefill
+	decodeWorst      float64 // token-by-token decode vs the reference prefill
+	pos0Bad          int     // sequences whose position 0 exceeds 1e-3
 }
 
 func (s *stats) add(pos int, got, want []float32) float64 {
@@ -128,12 +136,27 @@ func (s *stats) add(pos int, got, want []float32) float64 {
 	s.worst = math.Max(s.worst, d)
 	if pos == 0 {
 		s.worstPos0 = math.Max(s.worstPos0, d)
+		if d > 1e-3 {
+			s.pos0Bad++
+		}
 	}
 	s.diffs = append(s.diffs, d)
 	if same {
 		s.argmaxSame++
 	}
+	if bitEqual(got, want) {
+		s.exactPos++
+	}
 	return d
+}
+
+func bitEqual(a, b []float32) bool {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *stats) median() float64 {
@@ -148,22 +171,23 @@ func (s *stats) median() float64 {
 // TestFixtures checks every fixture model against llama.cpp's reference
 // logits, with an F32 KV cache as the reference used:
 //   - prefill: every position of one batch over each sequence;
-//   - decode: the same sequence one token at a time through a fresh cache,
-//     compared with our own prefill and with the reference (the first
-//     decodePositions positions: all of them, or 48 in purego builds, whose
-//     generic kernels are slow);
-//   - greedy: the 32-token greedy continuation from the prefilled cache and
-//     its last logits.
+//   - greedy: the 32-token greedy continuation from the prefilled cache, fed
+//     one token at a time as the reference was made, and its last logits;
+//   - decode: the same sequence one token at a time through a fresh cache
+//     (all positions, or the first decodePositions in purego builds).
 //
-// F32 models must agree everywhere within 1e-3. Quantized and F16/BF16
-// models cannot be held to that: every matmul rounds its activations to
-// int8 (or f16/bf16), so a last-bit difference in an upstream float sum
-// sometimes flips one rounding, and in these small random-weight models one
-// flip moves the logits by tenths for every later position (README of the
-// fixtures; the team report has the measurements). For them the test
-// requires the first position (no cross-position effects yet) within the
-// per-type tolerance, the argmax to agree at ≥ 85% of positions, and the
-// median max|Δ| within the tolerance; it logs everything.
+// For the files marked exact, prefill and greedy logits must equal the
+// reference bit for bit (and so within the issue's tolerance at every
+// position, with the same argmax). Token-by-token decode reproduces
+// llama.cpp's own single-token arithmetic, which differs from its batched
+// arithmetic in the float matrix products and in P·V (vector dot instead
+// of llamafile's GEMM): in F32 the difference is ~1e-5, within 1e-3, but in
+// these small random models an F16/BF16/int8 activation rounding flipped by
+// a last-bit difference moves later logits by up to ~1, in llama.cpp as
+// here, so for those files decode is only logged.
+//
+// The files not yet reproduced exactly keep looser checks: position 0 within
+// 1e-3 (one sequence may miss), the argmax equal at ≥ 90% of positions.
 func TestFixtures(t *testing.T) {
 	for _, fm := range fixtureModels {
 		t.Run(fm.dir+"/"+fm.typ, func(t *testing.T) {
@@ -173,7 +197,8 @@ func TestFixtures(t *testing.T) {
 			if V != ref.NVocab {
 				t.Fatalf("n_vocab %d, reference %d", V, ref.NVocab)
 			}
-			strict := fm.typ == "f32"
+			isF32 := fm.typ == "f32"
+			strict := fm.exact || isF32
 			var st stats
 			for ci, cs := range ref.Cases {
 				n := len(cs.Tokens)
@@ -187,35 +212,24 @@ func TestFixtures(t *testing.T) {
 					t.Fatal(err)
 				}
 				for p := range n {
-					d := st.add(p, all[p*V:(p+1)*V], cs.Logits[p])
-					if p == 0 && d > fm.tol0 {
-						st.pos0Bad++
+					got, want := all[p*V:(p+1)*V], cs.Logits[p]
+					d := st.add(p, got, want)
+					if !strict {
+						continue
 					}
-					if strict && d > fm.tol {
+					if d > fm.tol {
 						t.Errorf("case %d prefill position %d: max|Δ| = %.3g > %.3g", ci, p, d, fm.tol)
 					}
-				}
-				// Decode: one token at a time through a fresh cache.
-				dec, err := model.NewCache(l.m.Config(), 512, quant.F32)
-				if err != nil {
-					t.Fatal(err)
-				}
-				logits := make([]float32, V)
-				for p := range min(n, decodePositions) {
-					span := []model.Span{{Cache: dec, Tokens: cs.Tokens[p : p+1], Logits: model.LogitsLast}}
-					if err := l.m.Forward(l.ws, span, logits); err != nil {
-						t.Fatal(err)
+					if tensor.Argmax(got) != tensor.Argmax(want) {
+						t.Errorf("case %d prefill position %d: argmax %d, reference %d", ci, p, tensor.Argmax(got), tensor.Argmax(want))
 					}
-					d, _ := maxAbsDiff(logits, all[p*V:(p+1)*V])
-					st.selfWorst = math.Max(st.selfWorst, d)
-					if strict {
-						if d, _ := maxAbsDiff(logits, cs.Logits[p]); d > fm.tol {
-							t.Errorf("case %d decode position %d: max|Δ| = %.3g > %.3g", ci, p, d, fm.tol)
-						}
+					if fm.exact && !bitEqual(got, want) {
+						t.Errorf("case %d prefill position %d: not bit-identical (max|Δ| %.3g)", ci, p, d)
 					}
 				}
 				// Greedy continuation from the prefilled cache, as the
 				// reference was made.
+				logits := make([]float32, V)
 				copy(logits, all[(n-1)*V:])
 				matched := true
 				for g, want := range cs.Greedy {
@@ -236,25 +250,45 @@ func TestFixtures(t *testing.T) {
 				}
 				if matched {
 					d, _ := maxAbsDiff(logits, cs.GreedyLastLogits)
+					st.greedyLast = math.Max(st.greedyLast, d)
 					if strict && d > fm.tol {
 						t.Errorf("case %d greedy_last_logits: max|Δ| = %.3g > %.3g", ci, d, fm.tol)
 					}
-					t.Logf("case %d greedy_last_logits max|Δ| %.3g", ci, d)
+					if fm.exact && !bitEqual(logits, cs.GreedyLastLogits) {
+						t.Errorf("case %d greedy_last_logits: not bit-identical (max|Δ| %.3g)", ci, d)
+					}
+				}
+				// Decode: one token at a time through a fresh cache.
+				dec, err := model.NewCache(l.m.Config(), 512, quant.F32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for p := range min(n, decodePositions) {
+					span := []model.Span{{Cache: dec, Tokens: cs.Tokens[p : p+1], Logits: model.LogitsLast}}
+					if err := l.m.Forward(l.ws, span, logits); err != nil {
+						t.Fatal(err)
+					}
+					d, _ := maxAbsDiff(logits, all[p*V:(p+1)*V])
+					st.selfWorst = math.Max(st.selfWorst, d)
+					d, _ = maxAbsDiff(logits, cs.Logits[p])
+					st.decodeWorst = math.Max(st.decodeWorst, d)
+					if isF32 && d > fm.tol {
+						t.Errorf("case %d decode position %d: max|Δ| = %.3g > %.3g", ci, p, d, fm.tol)
+					}
 				}
 			}
-			agree := float64(st.argmaxSame) / float64(len(st.diffs))
-			t.Logf("%s/%s: max|Δlogit| worst %.3g, at position 0 %.3g, median %.3g; argmax agrees at %d/%d positions; greedy %d/%d tokens; prefill vs decode (ours) %.3g",
-				fm.dir, fm.typ, st.worst, st.worstPos0, st.median(), st.argmaxSame, len(st.diffs), st.greedySame, st.greedyTotal, st.selfWorst)
-			// Position 0 has no cross-position effects, but a single
-			// rounding flip can still happen there; allow one sequence.
-			if st.pos0Bad > 1 || (strict && st.pos0Bad > 0) {
-				t.Errorf("position 0: max|Δ| %.3g > %.3g in %d sequences", st.worstPos0, fm.tol0, st.pos0Bad)
-			}
-			if strict && st.selfWorst > 1e-4 {
-				t.Errorf("prefill and token-by-token decode differ by %.3g", st.selfWorst)
-			}
-			if !strict && agree < 0.9 {
-				t.Errorf("argmax agrees at only %.0f%% of positions", 100*agree)
+			t.Logf("%s/%s: prefill max|Δlogit| worst %.3g (position 0 %.3g, median %.3g), bit-exact at %d/%d positions, argmax agrees at %d/%d; greedy %d/%d tokens, last logits max|Δ| %.3g; token-by-token decode vs reference %.3g, vs our prefill %.3g",
+				fm.dir, fm.typ, st.worst, st.worstPos0, st.median(), st.exactPos, len(st.diffs), st.argmaxSame, len(st.diffs),
+				st.greedySame, st.greedyTotal, st.greedyLast, st.decodeWorst, st.selfWorst)
+			if !strict {
+				// Position 0 has no cross-position effects, but a single
+				// rounding flip can still happen there; allow one sequence.
+				if st.pos0Bad > 1 {
+					t.Errorf("position 0: max|Δ| %.3g > 1e-3 in %d sequences", st.worstPos0, st.pos0Bad)
+				}
+				if agree := float64(st.argmaxSame) / float64(len(st.diffs)); agree < 0.9 {
+					t.Errorf("argmax agrees at only %.0f%% of positions", 100*agree)
+				}
 			}
 		})
 	}

@@ -180,15 +180,17 @@ func ParseType(s string) (Type, bool) {
 // VecDotType is the type activations are converted to before a dot product
 // with a weight row of type t. Like llama.cpp's CPU backend (spec §3.6) it is
 // Q8_K for K-quants and Q8_0 for Q4_0/Q8_0, so quantized logits carry the same
-// rounding as the reference. Float weights (F32/F16/BF16) take F32
-// activations: llama.cpp rounds them to the weight's type first, which only
-// loses precision (well inside the F16/BF16 tolerance of 1e-2).
+// rounding as the reference. F16 and BF16 weights take activations rounded to
+// their own type, as llama.cpp does (type_traits_cpu[].vec_dot_type), and F32
+// weights F32 activations.
 func (t Type) VecDotType() Type {
 	switch t {
 	case Q4_K, Q5_K, Q6_K:
 		return Q8_K
 	case Q4_0, Q8_0:
 		return Q8_0
+	case F16, BF16:
+		return t
 	default:
 		return F32
 	}

@@ -237,8 +237,9 @@ func bytesF32(b []byte) []float32 {
 //     the float32 reciprocal of the sum;
 //   - output: for a batch of several tokens, llamafile's tinyBLAS GEMM of
 //     the transposed V with the probabilities (16 FMA lanes over the cells,
-//     one horizontal sum); for a single token, ggml_vec_dot_f32 over the KV
-//     view padded to a multiple of 64 cells.
+//     one horizontal sum); for a single token (decode), ggml_vec_dot_f32
+//     over the KV view, which llama.cpp pads with zero probabilities to a
+//     multiple of 256 cells.
 //
 // It keeps all scores of a head (group × nCells floats of scratch), and it
 // is slower than the online path; F32 caches exist for exactness checks.
@@ -285,16 +286,22 @@ func (kv *KVLayer) attendGGML(out, q []float32, kvh, nCells int, scale float32, 
 				nc := min(P, nCells-p*P)
 				vt := bytesF32(kv.V[p][4*((kvh*D+d)*P):])[:nc]
 				pp := pr[p*P : p*P+nc]
-				for j, v := range vt {
-					if decode {
-						vecDotAcc(&vec, p*P+j, pp[j], v)
-					} else {
-						gemm[j%simdLanes] = fma32(pp[j], v, gemm[j%simdLanes])
+				if decode {
+					// ggml_vec_dot_f32's registers: element j goes to
+					// accumulator (j/16)%4, lane j%16.
+					for j, v := range vt {
+						c := p*P + j
+						a := &vec[(c/simdLanes)%4]
+						a[c%simdLanes] = fma32(pp[j], v, a[c%simdLanes])
 					}
+					continue
+				}
+				for j, v := range vt {
+					gemm[j%simdLanes] = fma32(pp[j], v, gemm[j%simdLanes])
 				}
 			}
 			if decode {
-				o[d] = finishVecDot(&vec)
+				o[d] = reduce4x16(&vec)
 			} else {
 				o[d] = hsum16(&gemm)
 			}

@@ -1,6 +1,10 @@
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"github.com/smolbot/smolbot/kernels"
+)
 
 // This file reproduces, operation by operation, the float32 arithmetic of
 // the ggml CPU code paths that llama.cpp runs on an x86 machine with
@@ -18,14 +22,8 @@ import "math"
 // simdLanes is the f32 vector width of the reference build (AVX-512).
 const simdLanes = 16
 
-// fma32 is a float32 fused multiply-add: a·b+c with one rounding (computed
-// exactly in float64 and rounded once more to float32; the double rounding
-// can differ from a true single-precision FMA only when the float64 result
-// lands exactly on a float32 midpoint, which the inputs here make vanishingly
-// rare).
-func fma32(a, b, c float32) float32 {
-	return float32(math.FMA(float64(a), float64(b), float64(c)))
-}
+// fma32 is a float32 fused multiply-add, rounded once (kernels.FMA32).
+func fma32(a, b, c float32) float32 { return kernels.FMA32(a, b, c) }
 
 // vexpf is one lane of ggml_v_expf in its AVX-512 form (an Arm
 // optimized-routines expf: ≤ 1.5 ulp, flushes above ~88.38 to +Inf and
@@ -102,7 +100,7 @@ func dotVec(x, y []float32) float32 {
 	}
 	sum := hsum16(&acc[0])
 	for i := np; i < n; i++ {
-		sum += x[i] * y[i]
+		sum += float32(x[i] * y[i])
 	}
 	return sum
 }
@@ -121,18 +119,9 @@ func dotGemm(x, y []float32) float32 {
 	return hsum16(&acc)
 }
 
-// vecDotAcc accumulates one element into the lane and register that
-// ggml_vec_dot_f32 (AVX-512) would use for index j: register (j/16)%4,
-// lane j%16. finishVecDot then folds and reduces the registers as the
-// function does. Together they compute ggml_vec_dot_f32 over a length
-// padded with zeros to a multiple of 64, which is how llama.cpp's padded
-// KV views are read.
-func vecDotAcc(acc *[4][16]float32, j int, x, y float32) {
-	r, l := (j/16)%4, j%16
-	acc[r][l] = fma32(x, y, acc[r][l])
-}
-
-func finishVecDot(acc *[4][16]float32) float32 {
+// reduce4x16 folds the four accumulators of ggml_vec_dot_f32 (0+2, 1+3,
+// then 0+1) and sums the lanes with hsum16.
+func reduce4x16(acc *[4][16]float32) float32 {
 	for l := range 16 {
 		acc[0][l] += acc[2][l]
 		acc[1][l] += acc[3][l]

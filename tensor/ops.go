@@ -4,9 +4,12 @@
 // kernels; this package is everything else the models compute, in f32.
 //
 // Every operation follows the numerics of llama.cpp's CPU backend as
-// described in ../shared/docs/smollm3-spec.md §3: RMSNorm sums squares in
-// f64, RoPE builds its angles by iterated f32 multiplication, softmax and
-// SiLU use a float32 exp that is within about one ulp of expf.
+// described in ../shared/docs/smollm3-spec.md §3, down to the last bit where
+// the reference fixtures can check it: RMSNorm sums squares in f64; RoPE
+// builds its angles by iterated f32 multiplication, takes glibc's cosf/sinf
+// (Cosf, Sinf) and rotates with GCC's fused multiply-adds; SiLU and the F32
+// cache's softmax use ggml's vectorised expf (vexpf) with glibc's expf for
+// scalar tails (Expf).
 //
 // Functions take slices whose lengths the caller has checked (they are the
 // inner loops of the model, called with buffers sized at load time);
@@ -53,8 +56,8 @@ func Silu(x float32) float32 {
 // spec §3.1 step 10) over one row, as ggml_vec_swiglu_f32 does on the
 // reference build: whole groups of 16 from the start of the slice use the
 // vectorised SiLU (see vexpf), the remaining len%16 elements the scalar
-// x/(1+expf(−x)). Callers that split a row must split it at multiples of
-// 16. dst may alias gate or up.
+// x/(1+expf(−x)) with glibc's expf (Expf). Callers that split a row must
+// split it at multiples of 16. dst may alias gate or up.
 func SwiGLU(dst, gate, up []float32) {
 	n := len(dst)
 	gate = gate[:n]
@@ -65,7 +68,7 @@ func SwiGLU(dst, gate, up []float32) {
 	}
 	for i := nv; i < n; i++ {
 		g := gate[i]
-		s := g / (1 + Exp(-g))
+		s := g / (1 + Expf(-g))
 		dst[i] = s * up[i]
 	}
 }

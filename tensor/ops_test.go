@@ -121,8 +121,16 @@ func TestRoPE(t *testing.T) {
 	r.CosSin(pos, cs)
 	theta := float32(pos)
 	for i := 0; i < 64; i++ {
-		if cs[2*i] != float32(math.Cos(float64(theta))) || cs[2*i+1] != float32(math.Sin(float64(theta))) {
+		// glibc's cosf/sinf (Cosf/Sinf), within an ulp of the exact values.
+		if cs[2*i] != Cosf(theta) || cs[2*i+1] != Sinf(theta) {
 			t.Fatalf("pair %d: cos/sin %v %v for θ %v", i, cs[2*i], cs[2*i+1], theta)
+		}
+		for j, want := range []float64{math.Cos(float64(theta)), math.Sin(float64(theta))} {
+			got := cs[2*i+j]
+			ulp := float64(math.Nextafter32(float32(math.Abs(want)), 1e9) - float32(math.Abs(want)))
+			if math.Abs(float64(got)-want) > ulp {
+				t.Fatalf("pair %d: %v, exact %v", i, got, want)
+			}
 		}
 		theta *= r.thetaScale
 	}

@@ -113,9 +113,10 @@ func (r *RoPE) CosSin(pos int, cs []float32) {
 			mix := (1 - min(1, max(0, y))) * c.ExtFactor
 			t = t*(1-mix) + ext*mix
 		}
-		sin, cos := math.Sincos(float64(t))
-		cs[2*i] = float32(cos) * mscale
-		cs[2*i+1] = float32(sin) * mscale
+		// cosf/sinf as glibc computes them: llama.cpp's RoPE cache does,
+		// and they are not correctly rounded.
+		cs[2*i] = Cosf(t) * mscale
+		cs[2*i+1] = Sinf(t) * mscale
 		theta *= r.thetaScale
 	}
 }
@@ -124,6 +125,10 @@ func (r *RoPE) CosSin(pos int, cs []float32) {
 // elements in x, using a table from CosSin: within each head, pair
 // (2i, 2i+1) for i < len(cs)/2 is rotated by θ_i; dimensions past len(cs)
 // are left unchanged.
+//
+// The arithmetic is that of ggml's rope as GCC compiles it (contracting
+// a·b ± c·d into one fused multiply-add on the first product):
+// x0' = fma(x0, c, −(x1·s)) and x1' = fma(x0, s, x1·c).
 func Rotate(x []float32, heads, headDim int, cs []float32) {
 	n := len(cs) &^ 1
 	for h := 0; h < heads; h++ {
@@ -131,8 +136,8 @@ func Rotate(x []float32, heads, headDim int, cs []float32) {
 		for i := 0; i+1 < n; i += 2 {
 			c, s := cs[i], cs[i+1]
 			x0, x1 := v[i], v[i+1]
-			v[i] = x0*c - x1*s
-			v[i+1] = x0*s + x1*c
+			v[i] = fma32(x0, c, -float32(x1*s))
+			v[i+1] = fma32(x0, s, float32(x1*c))
 		}
 	}
 }
