@@ -45,7 +45,13 @@ type Pool struct {
 	closing atomic.Bool
 	_       [64]byte
 	pending atomic.Int32 // workers still running the current call
-	parked  atomic.Int32 // 1 while the caller sleeps on done
+	// parked holds the generation of the call whose caller sleeps on done
+	// (0: not sleeping). A worker that finishes the last share of a call
+	// wakes the caller only if it is parked for that very call: a worker
+	// descheduled between its last decrement and this check must not wake
+	// the caller of a later call, which would then return before its own
+	// work is done.
+	parked  atomic.Uint64
 	done    chan struct{}
 	_       [64]byte
 
@@ -110,7 +116,7 @@ func (p *Pool) work(w *worker, thread int) {
 			return
 		}
 		p.task.run(thread)
-		if p.pending.Add(-1) == 0 && p.parked.Load() == 1 && p.parked.CompareAndSwap(1, 0) {
+		if p.pending.Add(-1) == 0 && p.parked.Load() == seen && p.parked.CompareAndSwap(seen, 0) {
 			p.done <- struct{}{}
 		}
 	}
@@ -161,7 +167,7 @@ func (p *Pool) dispatch(t task) {
 	}
 	p.task = t
 	p.pending.Store(int32(len(p.workers)))
-	p.gen.Add(1)
+	gen := p.gen.Add(1)
 	p.wakeWorkers()
 	t.run(0)
 	for spin := 0; p.pending.Load() != 0; spin++ {
@@ -171,9 +177,9 @@ func (p *Pool) dispatch(t task) {
 			}
 			continue
 		}
-		p.parked.Store(1)
+		p.parked.Store(gen)
 		if p.pending.Load() == 0 {
-			if !p.parked.CompareAndSwap(1, 0) {
+			if !p.parked.CompareAndSwap(gen, 0) {
 				<-p.done
 			}
 			break
