@@ -51,9 +51,9 @@ type Pool struct {
 	// descheduled between its last decrement and this check must not wake
 	// the caller of a later call, which would then return before its own
 	// work is done.
-	parked  atomic.Uint64
-	done    chan struct{}
-	_       [64]byte
+	parked atomic.Uint64
+	done   chan struct{}
+	_      [64]byte
 
 	loop forTask     // Run/RunTask state
 	mm   matmulState // MatMul state and scratch
