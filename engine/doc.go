@@ -32,9 +32,23 @@
 // pending single-token decode steps of every active sequence into one
 // forward pass (the weights are streamed once for all of them) together
 // with at most one prompt chunk, in arrival order, so long prompts cannot
-// starve ongoing generations and vice versa. Generate and Eval may be
-// called from any number of goroutines; calls on the same Sequence are
-// serialized.
+// starve ongoing generations and vice versa. A decode step may carry a
+// speculative draft (see LookupParams: prompt-lookup drafts verified in the
+// same pass, at most MaxDecodeBatch draft tokens per step across all
+// sequences). Generate and Eval may be called from any number of
+// goroutines; calls on the same Sequence are serialized.
+//
+// # Speculative decoding
+//
+// For greedy requests Generate drafts the tokens that followed the latest
+// occurrence of the last few tokens in the prompt or the answer so far, and
+// verifies the whole draft in one forward pass; answers that quote their
+// context (edits, summaries) then cost one weight pass for many tokens. The
+// emitted tokens are those plain greedy decoding gives, with one caveat
+// inherited from llama.cpp's arithmetic: for F32/F16/BF16 weights a batch
+// of several tokens is multiplied in a different summation order than a
+// single token (quantized weights compute each row identically), so a
+// near-tie between two logits can resolve differently.
 //
 // # Allocation
 //

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/smolbot/smolbot/model"
 	"github.com/smolbot/smolbot/sample"
+	"github.com/smolbot/smolbot/tokenizer"
 )
 
 // GenParams configure one Generate call.
@@ -24,6 +26,14 @@ type GenParams struct {
 	// IgnoreEOG keeps generating past end-of-generation tokens (for
 	// benchmarks); they are then emitted like other tokens.
 	IgnoreEOG bool
+	// RenderSpecial lists control tokens whose text is emitted (for
+	// SmolLM3's <think> and </think>, which a reasoning splitter needs);
+	// other control tokens render as nothing. Their text goes through the
+	// stop strings like any other, in order.
+	RenderSpecial []int32
+	// Lookup configures speculative decoding by prompt lookup, on by
+	// default for greedy sampling; it never changes greedy output.
+	Lookup LookupParams
 }
 
 // Token is one generated token.
@@ -33,7 +43,8 @@ type Token struct {
 	ID int32
 	// Text is the text that became safe to show with this token: complete
 	// UTF-8 characters that cannot belong to a stop string. It may be
-	// empty, and control tokens render as nothing.
+	// empty, and control tokens render as nothing (except those listed in
+	// GenParams.RenderSpecial).
 	Text string
 }
 
@@ -56,6 +67,25 @@ type Result struct {
 	PrefillDuration  time.Duration // evaluating the uncached prompt tokens
 	GenDuration      time.Duration // from the first sampled token to the end
 	TimeToFirstToken time.Duration // from the call to the first sampled token
+
+	// Decoding work: DecodeSteps forward passes ran after the prompt's,
+	// evaluating DraftTokens speculative draft tokens besides the sampled
+	// ones; DraftAccepted of those turned out to be the tokens sampled
+	// next, each saving a forward pass. The first token is sampled from
+	// the prompt's logits, so a generation that ends at MaxTokens or a stop
+	// string has GenTokens = 1 + DecodeSteps + DraftAccepted.
+	DecodeSteps   int
+	DraftTokens   int
+	DraftAccepted int
+}
+
+// AcceptedPerStep is the number of accepted draft tokens per decoding
+// forward pass: how many tokens beyond one each step yielded on average.
+func (r Result) AcceptedPerStep() float64 {
+	if r.DecodeSteps == 0 {
+		return 0
+	}
+	return float64(r.DraftAccepted) / float64(r.DecodeSteps)
 }
 
 // ContextFullError reports tokens that do not fit in a sequence's context.
@@ -75,10 +105,15 @@ func (e *ContextFullError) Is(target error) bool { return target == ErrContextFu
 // list of the conversation so far. The longest prefix of prompt already in
 // seq's cache is reused and the rest is prefilled; then tokens are sampled
 // until an end-of-generation token, a stop string, MaxTokens, a full
-// context, or cancellation of ctx (checked before every step). emit is
-// called for every sampled token (except an end-of-generation one) and
-// once more with ID -1 if text was held back at the end; an error from emit
-// stops generation and is returned.
+// context, or cancellation of ctx (checked before every token). emit is
+// called for every sampled token (except an end-of-generation one), in
+// order, and once more with ID -1 if text was held back at the end; an
+// error from emit stops generation and is returned.
+//
+// With greedy sampling, decoding is speculative by default (see
+// LookupParams): several tokens may come out of one forward pass, but they
+// are the tokens plain decoding gives, emitted one by one with every check
+// above made between them.
 //
 // A cancelled generation returns the partial Result with StopCancelled and
 // a nil error. A prompt that does not fit the context fails with a
@@ -102,6 +137,20 @@ func (e *Engine) Generate(ctx context.Context, seq *Sequence, prompt []int32, p 
 		if t < 0 || int(t) >= e.cfg.Vocab {
 			return res, fmt.Errorf("engine: token id %d outside the vocabulary [0, %d)", t, e.cfg.Vocab)
 		}
+	}
+	for _, t := range p.RenderSpecial {
+		if t < 0 || int(t) >= e.cfg.Vocab {
+			return res, fmt.Errorf("engine: RenderSpecial id %d outside the vocabulary [0, %d)", t, e.cfg.Vocab)
+		}
+	}
+	for _, t := range p.Lookup.Reference {
+		if t < 0 || int(t) >= e.cfg.Vocab {
+			return res, fmt.Errorf("engine: lookup reference token id %d outside the vocabulary [0, %d)", t, e.cfg.Vocab)
+		}
+	}
+	lookup, err := p.Lookup.resolved()
+	if err != nil {
+		return res, err
 	}
 	chain, err := sample.New(p.Sampling)
 	if err != nil {
@@ -133,81 +182,220 @@ func (e *Engine) Generate(ctx context.Context, seq *Sequence, prompt []int32, p 
 		chain.Accept(int(t))
 	}
 
-	dec := e.tok.NewStreamDecoder()
-	stops := sample.NewStopMatcher(p.Stop...)
-	var text strings.Builder
-	var genStart time.Time
-	send := func(id int32, s string) error {
-		text.WriteString(s)
-		if emit == nil {
-			return nil
-		}
-		return emit(Token{ID: id, Text: s})
+	g := generation{
+		e: e, seq: seq, p: &p, chain: chain, emit: emit, res: &res, start: start,
+		dec:   e.tok.NewStreamDecoder(),
+		stops: sample.NewStopMatcher(p.Stop...),
 	}
-	finish := func(reason string) (Result, error) {
-		res.StopReason = reason
-		if reason != StopString {
-			if rest := dec.Flush(); rest != "" {
-				s, _ := stops.Feed(rest)
-				if s != "" {
-					if err := send(-1, s); err != nil {
-						return res, err
-					}
-				}
-			}
-			if rest := stops.Flush(); rest != "" {
-				if err := send(-1, rest); err != nil {
-					return res, err
-				}
-			}
-		}
-		res.Text = text.String()
-		if !genStart.IsZero() {
-			res.GenDuration = time.Since(genStart)
-		}
-		return res, nil
+	if !lookup.Off && (p.Sampling.Temperature <= 0 || lookup.Sampled) {
+		// The speculator's buffers (a few logits rows) are pooled, not
+		// kept per sequence: only generations in flight hold them.
+		g.sp = specPool.Get().(*speculator)
+		defer specPool.Put(g.sp)
+		g.sp.reset(lookup, chain.Params().Seed, e.opts.BatchSize)
 	}
+	return g.run(ctx)
+}
+
+// generation is the state of one Generate call's decode loop.
+type generation struct {
+	e     *Engine
+	seq   *Sequence
+	p     *GenParams
+	chain *sample.Chain
+	dec   *tokenizer.StreamDecoder
+	stops *sample.StopMatcher
+	sp    *speculator // nil: one token per step
+	emit  func(Token) error
+	res   *Result
+	text  strings.Builder
+
+	start, genStart time.Time
+}
+
+func (g *generation) run(ctx context.Context) (Result, error) {
+	seq, p, res := g.seq, g.p, g.res
+	cur := seq.logits // the logits the next token is sampled from
 	for {
 		if ctx.Err() != nil {
-			return finish(StopCancelled)
+			return g.finish(StopCancelled)
 		}
-		id, err := chain.Sample(seq.logits)
+		id, err := g.sample(cur)
 		if err != nil {
-			return res, err
+			return g.fail(err)
 		}
 		tok := int32(id)
-		if genStart.IsZero() {
-			genStart = time.Now()
-			res.TimeToFirstToken = genStart.Sub(start)
+		if g.genStart.IsZero() {
+			g.genStart = time.Now()
+			res.TimeToFirstToken = g.genStart.Sub(g.start)
 		}
-		if !p.IgnoreEOG && e.tok.IsEOG(tok) {
-			return finish(StopEOG)
+		if !p.IgnoreEOG && g.e.tok.IsEOG(tok) {
+			return g.finish(StopEOG)
 		}
-		chain.Accept(id)
+		g.chain.Accept(id)
 		res.GenTokens++
-		piece, stopped := stops.Feed(dec.Next(tok))
-		if err := send(tok, piece); err != nil {
-			res.Text = text.String()
-			return res, err
+		stopped, err := g.emitToken(tok)
+		if err != nil {
+			return g.fail(err)
 		}
 		if stopped {
-			return finish(StopString)
+			return g.finish(StopString)
 		}
 		if p.MaxTokens > 0 && res.GenTokens >= p.MaxTokens {
-			return finish(StopLength)
+			return g.finish(StopLength)
+		}
+		// The logits that follow tok: already computed if tok is the next
+		// draft token of the last step, else one more forward pass.
+		if sp := g.sp; sp != nil {
+			if sp.pending() && sp.drafts[sp.next] == tok {
+				sp.next++
+				sp.accepted++
+				cur = sp.row(sp.next, len(seq.logits))
+				continue
+			}
+			g.dropDrafts()
 		}
 		if len(seq.tokens) >= seq.Context() {
-			return finish(StopLength)
+			return g.finish(StopLength)
 		}
-		seq.one[0] = tok
-		if err := seq.forward(seq.one[:], model.LogitsLast, seq.logits); err != nil {
+		if cur, err = g.step(tok); err != nil {
 			if errors.Is(err, ErrContextFull) {
-				return finish(StopLength)
+				return g.finish(StopLength)
 			}
-			res.Text = text.String()
-			return res, err
+			return g.fail(err)
 		}
 	}
+}
+
+// sample picks the next token from logits. While a draft token awaits
+// verification in sampled (non-greedy) mode it uses rejection sampling,
+// which keeps the sampler's distribution; greedy sampling needs nothing
+// special, since the argmax either is the draft token or is not.
+func (g *generation) sample(logits []float32) (int, error) {
+	if sp := g.sp; sp != nil && sp.pending() && g.p.Sampling.Temperature > 0 {
+		return sp.sampleDraft(g.chain, logits, sp.drafts[sp.next])
+	}
+	return g.chain.Sample(logits)
+}
+
+// emitToken passes the text of tok through the stop strings and emits
+// what is safe to show. Control tokens render as nothing unless listed in
+// RenderSpecial; listed ones go through the decoder and the stop strings
+// like any text, so they come out in order with text held back before
+// them.
+func (g *generation) emitToken(tok int32) (stopped bool, err error) {
+	var piece string
+	if len(g.p.RenderSpecial) > 0 && slices.Contains(g.p.RenderSpecial, tok) {
+		g.dec.Special = true
+		piece = g.dec.Next(tok)
+		g.dec.Special = false
+	} else {
+		piece = g.dec.Next(tok)
+	}
+	text, stopped := g.stops.Feed(piece)
+	return stopped, g.send(tok, text)
+}
+
+// step evaluates tok at the end of the sequence, with a draft after it
+// when lookup finds one, and returns the logits that follow tok.
+func (g *generation) step(tok int32) ([]float32, error) {
+	seq, sp := g.seq, g.sp
+	g.res.DecodeSteps++
+	if sp != nil {
+		limit := seq.Context() - len(seq.tokens) - 1
+		if g.p.MaxTokens > 0 {
+			// Rows past the last token to sample would be wasted.
+			limit = min(limit, g.p.MaxTokens-g.res.GenTokens-1)
+		}
+		if batch := sp.propose(seq.tokens, tok, limit); len(batch) > 1 {
+			V := len(seq.logits)
+			rows := sp.grow(len(batch), V)
+			base := len(seq.tokens)
+			t0 := time.Now()
+			n, err := seq.decode(batch, rows)
+			if err != nil {
+				return nil, err
+			}
+			sp.timed(time.Since(t0), n > 1)
+			sp.base, sp.drafts, sp.next = base, batch[1:n], 0
+			sp.drafted += n - 1
+			return sp.row(0, V), nil
+		}
+	}
+	t0 := time.Now()
+	seq.one[0] = tok
+	if err := seq.forward(seq.one[:], model.LogitsLast, seq.logits); err != nil {
+		return nil, err
+	}
+	if sp != nil {
+		sp.timed(time.Since(t0), false)
+	}
+	return seq.logits, nil
+}
+
+// dropDrafts forgets the unverified draft tokens of the last step, from
+// the cache too, and lets the speculator adapt to how the draft fared.
+func (g *generation) dropDrafts() {
+	sp, seq := g.sp, g.seq
+	if sp.pending() {
+		valid := sp.base + 1 + sp.next
+		seq.cache.Truncate(valid)
+		seq.tokens = seq.tokens[:valid]
+	}
+	sp.settle()
+}
+
+func (g *generation) send(id int32, s string) error {
+	g.text.WriteString(s)
+	if g.emit == nil {
+		return nil
+	}
+	return g.emit(Token{ID: id, Text: s})
+}
+
+// finish ends a generation normally: held-back text is flushed (unless a
+// stop string ended it) and the Result completed.
+func (g *generation) finish(reason string) (Result, error) {
+	g.closeDrafts()
+	res := g.res
+	res.StopReason = reason
+	if reason != StopString {
+		if rest := g.dec.Flush(); rest != "" {
+			s, _ := g.stops.Feed(rest)
+			if s != "" {
+				if err := g.send(-1, s); err != nil {
+					return g.fail(err)
+				}
+			}
+		}
+		if rest := g.stops.Flush(); rest != "" {
+			if err := g.send(-1, rest); err != nil {
+				return g.fail(err)
+			}
+		}
+	}
+	res.Text = g.text.String()
+	if !g.genStart.IsZero() {
+		res.GenDuration = time.Since(g.genStart)
+	}
+	return *res, nil
+}
+
+// fail ends a generation with an error, returning what was emitted.
+func (g *generation) fail(err error) (Result, error) {
+	g.closeDrafts()
+	g.res.Text = g.text.String()
+	return *g.res, err
+}
+
+// closeDrafts leaves the sequence holding exactly the tokens before the
+// last sampled one, as plain decoding does, and copies the statistics.
+func (g *generation) closeDrafts() {
+	if g.sp == nil {
+		return
+	}
+	g.dropDrafts()
+	g.res.DraftTokens, g.res.DraftAccepted = g.sp.drafted, g.sp.accepted
 }
 
 // prefill evaluates tokens in chunks of the batch size, keeping the logits

@@ -14,11 +14,19 @@ type request struct {
 	mode   model.Logits
 	out    []float32 // Outputs() rows of n_vocab
 	done   chan error
+	// draft marks a speculative decode step: tokens[0] is the sampled
+	// token and tokens[1:] a draft the scheduler may shorten to fit the
+	// batch (it then shortens tokens, which the caller reads back).
+	draft bool
 }
 
 // scheduler runs every forward pass of an Engine on one goroutine. Each
-// step batches all pending single-token requests (up to MaxDecodeBatch)
-// with at most one multi-token request, oldest first.
+// step batches the pending decode requests (single tokens, or a sampled
+// token with its draft; up to MaxDecodeBatch of them) with at most one
+// prompt chunk, oldest first. Decode steps always get their sampled token
+// in; drafts share the room the workspace has left, up to MaxDecodeBatch
+// draft tokens per step (many sequences decoding together already share
+// each weight read, and their drafts would only add compute).
 type scheduler struct {
 	e       *Engine
 	ws      *model.Workspace
@@ -106,7 +114,7 @@ func (s *scheduler) loop() {
 }
 
 func (s *scheduler) enqueue(r *request) {
-	if len(r.tokens) == 1 {
+	if r.draft || len(r.tokens) == 1 {
 		s.decodes = append(s.decodes, r)
 	} else {
 		s.prompts = append(s.prompts, r)
@@ -129,9 +137,19 @@ func (s *scheduler) step() {
 	n := min(len(s.decodes), s.e.opts.MaxDecodeBatch)
 	s.batch = append(s.batch, s.decodes[:n]...)
 	s.decodes = s.decodes[:copy(s.decodes, s.decodes[n:])]
+	room := s.ws.MaxTokens() - n
 	if len(s.prompts) > 0 {
 		s.batch = append(s.batch, s.prompts[0])
+		room -= len(s.prompts[0].tokens)
 		s.prompts = s.prompts[:copy(s.prompts, s.prompts[1:])]
+	}
+	room = min(room, s.e.opts.MaxDecodeBatch)
+	for _, r := range s.batch[:n] {
+		if extra := len(r.tokens) - 1; extra > 0 {
+			extra = max(min(extra, room), 0)
+			r.tokens = r.tokens[:1+extra]
+			room -= extra
+		}
 	}
 	V := s.e.cfg.Vocab
 	rows := 0
@@ -197,4 +215,27 @@ func (seq *Sequence) forward(tokens []int32, mode model.Logits, out []float32) e
 	}
 	seq.tokens = append(seq.tokens, tokens...)
 	return nil
+}
+
+// decode evaluates a sampled token and the draft after it, tokens[0] and
+// tokens[1:], on seq with the logits of every position written to out
+// (len(tokens) rows). The scheduler may cut the draft short to fit its
+// batch: decode returns how many tokens were evaluated (at least 1), and
+// only their rows are written. The caller holds seq.mu.
+func (seq *Sequence) decode(tokens []int32, out []float32) (int, error) {
+	e := seq.e
+	if len(tokens) > e.opts.BatchSize {
+		return 0, fmt.Errorf("engine: internal error: draft of %d tokens exceeds the batch size %d", len(tokens), e.opts.BatchSize)
+	}
+	r := &seq.req
+	r.seq, r.tokens, r.mode, r.out, r.draft = seq, tokens, model.LogitsAll, out, true
+	err := e.sched.submit(r)
+	n := len(r.tokens)
+	r.tokens, r.out, r.draft = nil, nil, false
+	if err != nil {
+		seq.tokens = seq.tokens[:seq.cache.Len()]
+		return 0, err
+	}
+	seq.tokens = append(seq.tokens, tokens[:n]...)
+	return n, nil
 }

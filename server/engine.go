@@ -26,10 +26,11 @@ type EngineModel struct {
 	e        *engine.Engine
 	info     ModelInfo
 	defaults sample.Params
-	// think and endThink are the ids of <think> and </think> (or -1). They
-	// are control tokens in SmolLM3's vocabulary, which the engine's text
-	// stream renders as nothing; the reasoning splitter needs them.
-	think, endThink int32
+	// showTokens holds the ids of <think> and </think> when the vocabulary
+	// has them: they are control tokens in SmolLM3's, which the engine's
+	// text stream hides unless asked, and the reasoning splitter needs
+	// them.
+	showTokens []int32
 }
 
 var _ Model = (*EngineModel)(nil)
@@ -63,15 +64,12 @@ func NewEngineModel(e *engine.Engine, path string) *EngineModel {
 		e:        e,
 		info:     ModelInfo{ID: id, ContextLength: e.Config().ContextLength, Created: created},
 		defaults: e.SamplingDefaults(),
-		think:    -1,
-		endThink: -1,
 	}
 	tok := e.Tokenizer()
-	if id, ok := tok.TokenID(chat.DefaultTags.Open); ok {
-		m.think = id
-	}
-	if id, ok := tok.TokenID(chat.DefaultTags.Close); ok {
-		m.endThink = id
+	for _, tag := range []string{chat.DefaultTags.Open, chat.DefaultTags.Close} {
+		if id, ok := tok.TokenID(tag); ok {
+			m.showTokens = append(m.showTokens, id)
+		}
 	}
 	return m
 }
@@ -142,17 +140,9 @@ func (m *EngineModel) Sampling(p GenParams) sample.Params {
 // Generate implements Model.
 func (m *EngineModel) Generate(ctx context.Context, seq Sequence, prompt []int32, p GenParams, emit func(Token) error) (GenResult, error) {
 	start := time.Now()
-	gp := engine.GenParams{Sampling: m.Sampling(p), MaxTokens: p.MaxTokens, Stop: p.Stop}
+	gp := engine.GenParams{Sampling: m.Sampling(p), MaxTokens: p.MaxTokens, Stop: p.Stop, RenderSpecial: m.showTokens}
 	res, err := m.e.Generate(ctx, seq.(engineSeq).s, prompt, gp, func(t engine.Token) error {
-		text := t.Text
-		// Spell out the reasoning tags the engine renders as nothing.
-		switch t.ID {
-		case m.think:
-			text = chat.DefaultTags.Open + text
-		case m.endThink:
-			text = chat.DefaultTags.Close + text
-		}
-		return emit(Token{ID: t.ID, Text: text})
+		return emit(Token{ID: t.ID, Text: t.Text})
 	})
 	out := GenResult{
 		PromptTokens: res.PromptTokens, CachedTokens: res.CachedTokens, GenTokens: res.GenTokens,

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/smolbot/smolbot/engine"
 	"github.com/smolbot/smolbot/gguf"
+	"github.com/smolbot/smolbot/hf"
 	"github.com/smolbot/smolbot/internal/sysinfo"
 	"github.com/smolbot/smolbot/kernels"
 	"github.com/smolbot/smolbot/kvcache"
@@ -30,7 +29,7 @@ func init() {
 	c := &command{
 		name:    "bench",
 		summary: "measure prefill and decode speed, memory bandwidth and peak RSS (like llama-bench)",
-		usage:   "-m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--kv f16|f32|q8_0] [--json] [--profile FILE] [--breakdown] [--raw]",
+		usage:   "[-m MODEL] [-p 512] [-n 128] [-t N] [-r 5] [--kv TYPE] [--json] [--profile FILE] [--breakdown] [--raw] [--lookup [--lookup-noise F]]",
 	}
 	c.runIO = func(args []string, stdout, stderr io.Writer) error { return runBench(c, args, stdout, stderr) }
 	register(c)
@@ -38,7 +37,8 @@ func init() {
 
 // benchOptions are the parsed flags of `smolbot bench`.
 type benchOptions struct {
-	model     string
+	model     string // resolved path
+	mf        *modelFlags
 	p, n      int
 	threads   int
 	reps      int
@@ -52,6 +52,10 @@ type benchOptions struct {
 	bwBytes   int64
 	bwTime    time.Duration
 	verbose   bool
+
+	lookup      bool    // run the speculative decoding workload instead
+	lookupNoise float64 // fraction of the quoted answer replaced
+	lookupDraft int     // engine.LookupParams.MaxDraft
 }
 
 // benchResult is the outcome of a run; its JSON form is the --json output.
@@ -95,6 +99,7 @@ type benchResult struct {
 	GoVer    string `json:"go_version"`
 
 	Breakdown *benchBreakdown `json:"breakdown,omitempty"`
+	Lookup    *lookupResult   `json:"lookup,omitempty"`
 }
 
 func runBench(c *command, args []string, stdout, stderr io.Writer) error {
@@ -102,12 +107,19 @@ func runBench(c *command, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.model, err = o.mf.resolve(context.Background(), stderr); err != nil {
+		return err
+	}
 	logf := func(format string, a ...any) {
 		if o.verbose {
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
-	r, err := runBenchmark(o, logf)
+	run := runBenchmark
+	if o.lookup {
+		run = runLookupBench
+	}
+	r, err := run(o, logf)
 	if err != nil {
 		return err
 	}
@@ -123,31 +135,29 @@ func parseBenchFlags(c *command, args []string, stderr io.Writer) (*benchOptions
 	fs := newFlagSet(c)
 	fs.SetOutput(stderr)
 	o := &benchOptions{}
-	fs.StringVar(&o.model, "m", "", "GGUF model `file` (required)")
-	fs.IntVar(&o.p, "p", 512, "prompt tokens prefilled in one batch per repetition (0: skip the pp test)")
-	fs.IntVar(&o.n, "n", 128, "tokens generated one at a time per repetition (0: skip the tg test)")
-	fs.IntVar(&o.threads, "t", runtime.NumCPU(), "threads for the model and the bandwidth measurement")
-	fs.IntVar(&o.reps, "r", 5, "measured repetitions of each test (after one warm-up)")
-	fs.StringVar(&o.kvName, "kv", "f16", "KV cache type: f16, f32 or q8_0")
-	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random prompt tokens")
+	o.mf = addModelFlags(fs)
+	fs.IntVar(&o.p, "p", 512, "prefill `N` prompt tokens in one batch per repetition (0: skip the pp test)")
+	fs.IntVar(&o.n, "n", 128, "generate `N` tokens one at a time per repetition (0: skip the tg test)")
+	fs.IntVar(&o.threads, "t", runtime.NumCPU(), "`N` threads for the model and the bandwidth measurement")
+	fs.IntVar(&o.reps, "r", 5, "`N` measured repetitions of each test (after one warm-up)")
+	fs.StringVar(&o.kvName, "kv", "f16", "KV cache `TYPE`: f16, f32 or q8_0")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed `N` of the random prompt tokens")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
-	fs.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of the measured repetitions to `file`")
+	fs.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of the measured repetitions to `FILE`")
 	fs.BoolVar(&o.breakdown, "breakdown", false, "after the measured repetitions, time one more of each test op by op and layer by layer")
 	fs.BoolVar(&o.raw, "raw", false, "drive the model directly instead of through the engine (no scheduler, sampler or detokenizer)")
-	bwMiB := fs.Int64("bw-mib", 1024, "buffer of the read-bandwidth measurement in MiB, far above the L3 cache (0: skip)")
-	fs.DurationVar(&o.bwTime, "bw-time", time.Second, "minimum total duration of the bandwidth measurement, spread over the repetitions (best pass is reported)")
+	bwMiB := fs.Int64("bw-mib", 1024, "buffer of the read-bandwidth measurement in `MiB`, far above the L3 cache (0: skip)")
+	fs.DurationVar(&o.bwTime, "bw-time", time.Second, "minimum total `DURATION` of the bandwidth measurement, spread over the repetitions (best pass is reported)")
 	fs.BoolVar(&o.verbose, "v", false, "report progress on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usageError("%v", err)
+	fs.BoolVar(&o.lookup, "lookup", false, "measure greedy decoding of -n tokens after a -p token prompt with and without speculative decoding by prompt lookup, on an answer that quotes a reference")
+	fs.Float64Var(&o.lookupNoise, "lookup-noise", 0, "with --lookup, the fraction of the quoted answer's tokens replaced in the reference (lower acceptance)")
+	fs.IntVar(&o.lookupDraft, "lookup-draft", 0, "with --lookup, the most draft tokens per step (0: the engine's default)")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	switch {
 	case fs.NArg() > 0:
 		return nil, usageError("unexpected arguments %q (the model is given with -m)", fs.Args())
-	case o.model == "":
-		return nil, usageError("-m MODEL is required")
 	case o.p < 0 || o.n < 0:
 		return nil, usageError("-p and -n must not be negative")
 	case o.p == 0 && o.n == 0:
@@ -160,6 +170,12 @@ func parseBenchFlags(c *command, args []string, stderr io.Writer) (*benchOptions
 		return nil, usageError("--bw-mib %d out of range", *bwMiB)
 	case o.bwTime < 0:
 		return nil, usageError("--bw-time must not be negative")
+	case o.lookup && (o.raw || o.breakdown || o.profile != ""):
+		return nil, usageError("--lookup runs through the engine, without --raw, --breakdown or --profile")
+	case o.lookup && o.n == 0:
+		return nil, usageError("--lookup needs -n > 0")
+	case !(o.lookupNoise >= 0 && o.lookupNoise <= 1) || o.lookupDraft < 0:
+		return nil, usageError("--lookup-noise must be in [0, 1] and --lookup-draft ≥ 0")
 	}
 	kv, err := kvcache.ParseType(o.kvName)
 	if err != nil {
@@ -371,13 +387,13 @@ type benchSetup struct {
 func openBenchSetup(o *benchOptions, ctxLen int) (*benchSetup, error) {
 	s := &benchSetup{}
 	if o.raw {
-		f, err := gguf.Open(o.model)
+		src, err := hf.OpenPath(o.model)
 		if err != nil {
 			return nil, err
 		}
-		s.f = f
-		s.closes = append(s.closes, func() { f.Close() })
-		if s.m, err = model.Load(f); err != nil {
+		s.f = src.File
+		s.closes = append(s.closes, func() { src.Close() })
+		if s.m, err = model.Load(s.f); err != nil {
 			s.close()
 			return nil, err
 		}
@@ -468,8 +484,10 @@ func (t *engineTarget) prefill(tokens []int32) (time.Duration, error) {
 func (t *engineTarget) generate(first int32, n int) (time.Duration, error) {
 	t.seq.Reset()
 	t0 := time.Now()
+	// Plain decoding: one forward pass per token, whatever the text (the
+	// --lookup workload measures speculation).
 	res, err := t.e.Generate(context.Background(), t.seq, []int32{first},
-		engine.GenParams{MaxTokens: n, IgnoreEOG: true}, nil)
+		engine.GenParams{MaxTokens: n, IgnoreEOG: true, Lookup: engine.LookupParams{Off: true}}, nil)
 	d := time.Since(t0)
 	if err != nil {
 		return 0, err
@@ -815,6 +833,9 @@ func (r *benchResult) print(w io.Writer) error {
 	if r.N > 0 {
 		add(fmt.Sprintf("tg%d", r.N), r.TGTPS, r.TGTPSSD)
 	}
+	if lr := r.Lookup; lr != nil {
+		add(fmt.Sprintf("tg%d lookup", r.N), lr.TPS, lr.TPSSD)
+	}
 	printTable(w, cols, right, rows)
 	fmt.Fprintln(w)
 	kw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -834,6 +855,9 @@ func (r *benchResult) print(w io.Writer) error {
 	cpu := r.CPU
 	if cpu == "" {
 		cpu = "unknown CPU"
+	}
+	if r.Lookup != nil {
+		r.Lookup.print(kw)
 	}
 	fmt.Fprintf(kw, "build\t%s, %s kernels, %s path, %s\n", r.GoVer, r.CPULevel, r.Path, cpu)
 	if err := kw.Flush(); err != nil {

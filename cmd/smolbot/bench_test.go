@@ -194,7 +194,6 @@ func TestBenchRawBreakdown(t *testing.T) {
 func TestBenchBadArgs(t *testing.T) {
 	path := testutil.Fixture(t, "tiny-smollm3", "q4_k_m.gguf")
 	for _, args := range [][]string{
-		{},
 		{path},
 		{"-m", path, "extra"},
 		{"-m", path, "-p", "-1"},
@@ -278,5 +277,45 @@ func TestPrintTable(t *testing.T) {
 	want := "| model |         t/s |\n| ----- | ----------: |\n| x     | 1.00 ± 0.10 |\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestBenchLookup runs the speculative decoding workload on a tiny model:
+// plain and lookup rates, draft statistics, and output identical to plain
+// greedy decoding.
+func TestBenchLookup(t *testing.T) {
+	path := testutil.Fixture(t, "tiny-smollm3", "q8_0.gguf")
+	out, errs, code := benchCmd(t, "-m", path, "--lookup", "-p", "8", "-n", "24", "-r", "2", "-t", "2", "--bw-mib", "0", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var r benchResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	l := r.Lookup
+	if l == nil || !l.Identical || len(l.Samples) != 2 || len(l.PlainSamples) != 2 || !(l.TPS > 0) || !(l.Speedup > 0) ||
+		l.PromptTokens != 8 || r.TGTPS != l.PlainTPS || l.DraftAccepted > l.DraftTokens || l.Passes < 1 {
+		t.Errorf("lookup result: %+v", l)
+	}
+	// A reference quoting the answer exactly lets drafts through.
+	if l.DraftAccepted == 0 || l.Passes >= 24 {
+		t.Errorf("no draft accepted: %+v", l)
+	}
+	out, errs, code = benchCmd(t, "-m", path, "--lookup", "--lookup-noise", "0.5", "-p", "4", "-n", "8", "-r", "1", "--bw-mib", "0")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	for _, want := range []string{" tg8 lookup |", "lookup speed-up", "lookup drafts", "identical to plain greedy: yes", "50% of its tokens replaced"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--lookup", "--raw"}, {"--lookup", "--breakdown"}, {"--lookup", "-n", "0"}, {"--lookup-noise", "2"}, {"--lookup-draft", "-1"},
+	} {
+		if _, _, code := benchCmd(t, append([]string{"-m", path}, bad...)...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
 	}
 }
