@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/smolbot/smolbot/internal/units"
 )
 
 // progress draws a one-line bar (bytes, percentage, rate, ETA) on a
@@ -100,14 +102,5 @@ func formatBytes(n int64) string {
 	if n < 0 {
 		return "unknown size"
 	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.2f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return units.Bytes(n)
 }

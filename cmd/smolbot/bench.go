@@ -19,6 +19,7 @@ import (
 	"github.com/smolbot/smolbot/gguf"
 	"github.com/smolbot/smolbot/hf"
 	"github.com/smolbot/smolbot/internal/sysinfo"
+	"github.com/smolbot/smolbot/internal/units"
 	"github.com/smolbot/smolbot/kernels"
 	"github.com/smolbot/smolbot/kvcache"
 	"github.com/smolbot/smolbot/model"
@@ -823,7 +824,7 @@ func (r *benchResult) print(w io.Writer) error {
 	var rows [][]string
 	add := func(test string, mean, sd float64) {
 		rows = append(rows, []string{
-			r.Model, fmtBytes(r.ModelBytes), fmtParams(r.Params),
+			r.Model, units.Bytes(r.ModelBytes), fmtParams(r.Params),
 			r.CPULevel, fmt.Sprint(r.Threads), r.KVType, test, fmt.Sprintf("%.2f ± %.2f", mean, sd),
 		})
 	}
@@ -841,7 +842,7 @@ func (r *benchResult) print(w io.Writer) error {
 	kw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if r.BandwidthGBs > 0 {
 		fmt.Fprintf(kw, "read bandwidth\t%.1f GB/s (best of %d passes over %s, %d threads, %s loop; median %.1f GB/s)\n",
-			r.BandwidthGBs, r.BandwidthPasses, fmtBytes(r.BandwidthBytes), r.Threads, r.BandwidthLoop, r.BandwidthMedian)
+			r.BandwidthGBs, r.BandwidthPasses, units.Bytes(r.BandwidthBytes), r.Threads, r.BandwidthLoop, r.BandwidthMedian)
 	}
 	fmt.Fprintf(kw, "weights/token\t%s (%d bytes)\n", fmtGB(r.WeightBytesPerToken), r.WeightBytesPerToken)
 	if r.RooflineTPS > 0 && r.N > 0 {
@@ -850,7 +851,7 @@ func (r *benchResult) print(w io.Writer) error {
 	}
 	if r.PeakRSSBytes > 0 {
 		fmt.Fprintf(kw, "peak RSS\t%s (file %s + KV %s + %s other)\n",
-			fmtBytes(r.PeakRSSBytes), fmtBytes(r.ModelBytes), fmtBytes(r.KVBytes), fmtBytes(r.RSSOverBytes))
+			units.Bytes(r.PeakRSSBytes), units.Bytes(r.ModelBytes), units.Bytes(r.KVBytes), units.Bytes(r.RSSOverBytes))
 	}
 	cpu := r.CPU
 	if cpu == "" {
@@ -947,19 +948,6 @@ func printTable(w io.Writer, cols []string, right []bool, rows [][]string) {
 	for _, r := range rows {
 		line(r)
 	}
-}
-
-// fmtBytes formats a byte count in binary units, as llama-bench's size.
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30 || n <= -1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20 || n <= -1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
-	case n >= 1<<10 || n <= -1<<10:
-		return fmt.Sprintf("%.2f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // fmtParams formats a parameter count as llama-bench does ("3.08 B"),

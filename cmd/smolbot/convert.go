@@ -9,6 +9,7 @@ import (
 
 	"github.com/smolbot/smolbot/gguf"
 	"github.com/smolbot/smolbot/hf"
+	"github.com/smolbot/smolbot/internal/units"
 	"github.com/smolbot/smolbot/model"
 	"github.com/smolbot/smolbot/quant"
 )
@@ -62,7 +63,7 @@ func runConvert(c *command, args []string, stdout, stderr io.Writer) error {
 	}
 	defer f.Close()
 	fmt.Fprintf(stdout, "wrote %s: %s, %d tensors, %s, %s in %v\n", out, f.String("general.architecture", "?"),
-		len(f.Tensors), gguf.FileTypeName(f.Uint("general.file_type", 0)), sizeString(f.Size), time.Since(start).Round(time.Millisecond))
+		len(f.Tensors), gguf.FileTypeName(f.Uint("general.file_type", 0)), units.Bytes(f.Size), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

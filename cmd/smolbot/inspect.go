@@ -17,6 +17,7 @@ import (
 	"github.com/smolbot/smolbot/gguf"
 	"github.com/smolbot/smolbot/hf"
 	"github.com/smolbot/smolbot/hub"
+	"github.com/smolbot/smolbot/internal/units"
 	"github.com/smolbot/smolbot/quant"
 )
 
@@ -330,7 +331,7 @@ func (r *report) print(w io.Writer, listTensors bool) error {
 	a := &r.Architecture
 
 	line("file\t%s", r.File)
-	line("size\t%s (%d bytes)", humanBytes(r.Size), r.Size)
+	line("size\t%s (%d bytes)", units.Bytes(r.Size), r.Size)
 	line("format\tGGUF v%d, %d metadata keys, %d tensors, alignment %d, data at byte %d", r.Version, len(r.Metadata.kv), r.Totals.Tensors, r.Alignment, r.DataOffset)
 	if a.FileType != "" {
 		line("file type\t%s", a.FileType)
@@ -435,7 +436,7 @@ func (r *report) print(w io.Writer, listTensors bool) error {
 	for _, s := range r.Totals.ByType {
 		line("  %s\t%d\t%d\t%.1f", s.Type, s.Count, s.Bytes, s.Percent)
 	}
-	line("  total\t%d\t%d\t(%s; the rest of the file is %d bytes of header and padding)", r.Totals.Tensors, r.Totals.TensorBytes, humanBytes(r.Totals.TensorBytes), r.Size-r.Totals.TensorBytes)
+	line("  total\t%d\t%d\t(%s; the rest of the file is %d bytes of header and padding)", r.Totals.Tensors, r.Totals.TensorBytes, units.Bytes(r.Totals.TensorBytes), r.Size-r.Totals.TensorBytes)
 
 	if len(r.Mixture) > 0 {
 		section("per-layer types")
@@ -598,19 +599,6 @@ func intList(xs []int, ranges bool) string {
 		i = j + 1
 	}
 	return strings.Join(parts, ", ")
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	x, i := float64(n), -1
-	for x >= unit && i < 4 {
-		x /= unit
-		i++
-	}
-	return fmt.Sprintf("%.2f %ciB", x, "KMGTP"[i])
 }
 
 func humanCount(n int64) string {

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/smolbot/smolbot/hub"
+	"github.com/smolbot/smolbot/internal/units"
 )
 
 func init() {
@@ -62,21 +63,7 @@ func runList(c *command, args []string, stdout, stderr io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REF\tSIZE\tDOWNLOADED\tPATH")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Ref(), sizeString(e.Size), e.Downloaded.Local().Format("2006-01-02 15:04"), e.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Ref(), units.Bytes(e.Size), e.Downloaded.Local().Format("2006-01-02 15:04"), e.Path)
 	}
 	return tw.Flush()
-}
-
-// sizeString prints a byte count with a binary unit.
-func sizeString(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.2f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
