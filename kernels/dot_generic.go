@@ -60,7 +60,7 @@ func bsumsMinK(m *[8]int32, xb []byte) int32 {
 
 // kquantLanes adds the integer partials of one K-quant block into the 8
 // lanes: lane L gets Σ scale(e)·u[e]·q8[e] over the elements e ≡ L (mod 8).
-// u holds the 256 unsigned (or, for Q6_K, already centred) quant values and
+// u holds the 256 unsigned quant values (Q4_K/Q5_K) and
 // scale16 the scale of each 16-element group. Integer sums are exact, so
 // the grouping below (products of a 16-group first, then its scale) gives
 // the same lanes as ggml's element-by-element loop.
@@ -156,30 +156,59 @@ func dotQ5KQ8KGeneric(w, x []byte, nb int) float32 {
 	return sumf
 }
 
-// dotQ6KQ8KGeneric is vec_dot_q6_K_q8_K (spec §4.6, §4.9).
+// dotQ6KQ8KGeneric is vec_dot_q6_K_q8_K as llama.cpp's AVX2 build computes
+// it (spec §4.6, §4.9; ggml since April 2026): see q6kLanes for the eight
+// integer lanes, then acc_L = fma(f32(d)·y.d, f32(lane L), acc_L) per block
+// and hsum_float_8 at the end. The lane split matters: the float result
+// is bit-identical to llama.cpp's only with this exact split.
 func dotQ6KQ8KGeneric(w, x []byte, nb int) float32 {
-	var sums [8]float32
-	var u [qk]int8
-	var sc16 [16]int32
+	var acc [8]float32
 	for b := 0; b < nb; b++ {
 		wb := w[b*q6KBytes : (b+1)*q6KBytes]
 		xb := x[b*q8KBytes : (b+1)*q8KBytes]
-		unpackQ6K(&u, wb)
-		for g := 0; g < 16; g++ {
-			sc16[g] = int32(int8(wb[192+g]))
-		}
-		var aux [8]int32
-		kquantLanes(&aux, &u, xb[4:260], &sc16)
-		d := f16(wb[208:]) * f32(xb)
+		lanes := q6kLanes(wb, xb)
+		d := f32(xb) * f16(wb[208:])
 		for l := 0; l < 8; l++ {
-			sums[l] += float32(d * float32(aux[l]))
+			acc[l] = FMA32(d, float32(lanes[l]), acc[l])
 		}
 	}
-	var sumf float32
-	for l := 0; l < 8; l++ {
-		sumf += sums[l]
+	return hsum8(&acc)
+}
+
+// q6kLanes returns the eight int32 lanes of one Q6_K×Q8_K block the way
+// ggml's AVX2 kernel forms them: the unsigned quants u = q+32 ∈ [0, 63]
+// times y, scaled by their 16-group scale, lane L holding the elements
+// e with (e mod 32)/4 = L; the offset is then removed per lane from the
+// bsums, lane L losing 32·(s[2L]·bsums[2L] + s[2L+1]·bsums[2L+1]). The
+// lane total is exact, but this split of the offset among the lanes (not
+// element by element) decides how the f32 sum rounds.
+func q6kLanes(wb, xb []byte) [8]int32 {
+	var lanes [8]int32
+	ql := wb[0:128]
+	qh := wb[128:192]
+	sc := wb[192:208]
+	y := xb[4:260]
+	for h := 0; h < 2; h++ {
+		l0, h0 := ql[64*h:64*h+64], qh[32*h:32*h+32]
+		for l := 0; l < 32; l++ {
+			u0 := int32(l0[l]&0xF | (h0[l]>>0&3)<<4)
+			u1 := int32(l0[l+32]&0xF | (h0[l]>>2&3)<<4)
+			u2 := int32(l0[l]>>4 | (h0[l]>>4&3)<<4)
+			u3 := int32(l0[l+32]>>4 | (h0[l]>>6&3)<<4)
+			e := 128*h + l
+			lane := l / 4
+			lanes[lane] += int32(int8(sc[e/16]))*u0*int32(int8(y[e])) +
+				int32(int8(sc[(e+32)/16]))*u1*int32(int8(y[e+32])) +
+				int32(int8(sc[(e+64)/16]))*u2*int32(int8(y[e+64])) +
+				int32(int8(sc[(e+96)/16]))*u3*int32(int8(y[e+96]))
+		}
 	}
-	return sumf
+	for k := 0; k < 8; k++ {
+		b0 := int32(int16(binary.LittleEndian.Uint16(xb[260+4*k:])))
+		b1 := int32(int16(binary.LittleEndian.Uint16(xb[262+4*k:])))
+		lanes[k] -= 32 * (int32(int8(sc[2*k]))*b0 + int32(int8(sc[2*k+1]))*b1)
+	}
+	return lanes
 }
 
 // unpackQ6K writes the 256 centred quants q−32 of a Q6_K block.

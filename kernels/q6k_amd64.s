@@ -12,6 +12,13 @@
 // with the bsums: A_b = Σ_k s_k·Σ q·y − 32·Σ_k s_k·bsums[k]. Then
 // acc += (d·y.d)·float(A lanes), and the result is the horizontal sum.
 // The single- and four-token kernels perform the same f32 operations.
+//
+// The f32 arithmetic is ggml's AVX2 vec_dot_q6_K_q8_K's, bit for bit: eight
+// int32 lanes per block (lane L = the elements e with (e mod 32)/4 = L,
+// minus the offset of 16-groups 2L and 2L+1), one FMA per lane and block,
+// hsum_float_8. The AVX-512 kernels accumulate 16 integer lanes ((e mod
+// 64)/4) and fold them into those 8 (lanes L and L+8) before the float
+// step: integer sums are exact, so only the float step has to match.
 
 // ---------------------------------------------------------------- AVX2
 
@@ -300,25 +307,27 @@ block512:
 	VPMADDUBSW 196(R11), Z10, Z10
 	VPDPWSSD   Z6, Z10, Z1
 
-	VPMADDWD 260(R11), Y2, Y12
-	VPSLLD   $5, Y12, Y12
-	VPSUBD   Z12, Z1, Z1
+	VEXTRACTI64X4 $1, Z1, Y12
+	VPADDD        Y12, Y1, Y1
+	VPMADDWD      260(R11), Y2, Y12
+	VPSLLD        $5, Y12, Y12
+	VPSUBD        Y12, Y1, Y1
 
 	MOVWLZX      208(SI), AX
 	VMOVD        AX, X8
 	VCVTPH2PS    X8, X8
-	VBROADCASTSS X8, Z13
-	VBROADCASTSS (R11), Z14
-	VMULPS       Z14, Z13, Z13
-	VCVTDQ2PS    Z1, Z1
-	VFMADD231PS  Z1, Z13, Z0
+	VBROADCASTSS X8, Y13
+	VBROADCASTSS (R11), Y14
+	VMULPS       Y14, Y13, Y13
+	VCVTDQ2PS    Y1, Y1
+	VFMADD231PS  Y1, Y13, Y0
 
 	ADDQ $210, SI
 	ADDQ $292, R11
 	DECQ BX
 	JNZ  block512
 
-	HSUM16(X0, Y0, Z0, X1, Y1)
+	HSUM8(X0, Y0, X1)
 	VMOVSS X0, (DI)
 	ADDQ   $4, DI
 	ADDQ   wstride+16(FP), R10
@@ -337,14 +346,18 @@ block512:
 	VPMADDUBSW off(R14), q, Z19; \
 	VPDPWSSD   sc, Z19, Z23
 
-#define Q6K_FIN512(P, sumi, acc) \
-	VPMADDWD     260(P), Y2, Y12; \
-	VPSLLD       $5, Y12, Y12; \
-	VPSUBD       Z12, sumi, sumi; \
-	VBROADCASTSS (P), Z14; \
-	VMULPS       Z14, Z13, Z14; \
-	VCVTDQ2PS    sumi, sumi; \
-	VFMADD231PS  sumi, Z14, acc
+// Q6K_FIN512 folds the 16 integer lanes of Z(sumi) into the 8 of
+// Y(ysumi), removes the offset and adds the block into Y(acc).
+#define Q6K_FIN512(P, sumi, ysumi, acc) \
+	VEXTRACTI64X4 $1, sumi, Y12; \
+	VPADDD        Y12, ysumi, ysumi; \
+	VPMADDWD      260(P), Y2, Y12; \
+	VPSLLD        $5, Y12, Y12; \
+	VPSUBD        Y12, ysumi, ysumi; \
+	VBROADCASTSS  (P), Y14; \
+	VMULPS        Y14, Y13, Y14; \
+	VCVTDQ2PS     ysumi, ysumi; \
+	VFMADD231PS   ysumi, Y14, acc
 
 // func q6kRows4AVX512(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
 TEXT ·q6kRows4AVX512(SB), NOSPLIT, $0-64
@@ -385,11 +398,11 @@ block4x512:
 	MOVWLZX      208(SI), AX
 	VMOVD        AX, X8
 	VCVTPH2PS    X8, X8
-	VBROADCASTSS X8, Z13
-	Q6K_FIN512(R11, Z20, Z0)
-	Q6K_FIN512(R12, Z21, Z1)
-	Q6K_FIN512(R13, Z22, Z9)
-	Q6K_FIN512(R14, Z23, Z15)
+	VBROADCASTSS X8, Y13
+	Q6K_FIN512(R11, Z20, Y20, Y0)
+	Q6K_FIN512(R12, Z21, Y21, Y1)
+	Q6K_FIN512(R13, Z22, Y22, Y9)
+	Q6K_FIN512(R14, Z23, Y23, Y15)
 
 	ADDQ $210, SI
 	ADDQ $292, R11
@@ -401,14 +414,14 @@ block4x512:
 
 	MOVQ   dstStride+8(FP), AX
 	SHLQ   $2, AX
-	HSUM16(X0, Y0, Z0, X12, Y12)
+	HSUM8(X0, Y0, X12)
 	VMOVSS X0, (DI)
-	HSUM16(X1, Y1, Z1, X12, Y12)
+	HSUM8(X1, Y1, X12)
 	VMOVSS X1, (DI)(AX*1)
-	HSUM16(X9, Y9, Z9, X12, Y12)
+	HSUM8(X9, Y9, X12)
 	VMOVSS X9, (DI)(AX*2)
 	LEAQ   (DI)(AX*2), CX
-	HSUM16(X15, Y15, Z15, X12, Y12)
+	HSUM8(X15, Y15, X12)
 	VMOVSS X15, (CX)(AX*1)
 
 	ADDQ $4, DI
