@@ -238,3 +238,65 @@ func BenchmarkDotF16F32(b *testing.B) {
 	}
 	_ = s
 }
+
+// BenchmarkDotF16F32Rows is the attention's value pass over one KV page:
+// 128 transposed value rows (stride 256 cells) against n probabilities.
+func BenchmarkDotF16F32Rows(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	w := genWeights(rng, quant.F16, 128*256, modeRandom)
+	x := randF32(rng, 256)
+	dst := make([]float32, 128)
+	for _, n := range []int{64, 80, 127, 256} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				DotF16F32Rows(dst, w, 512, x, n)
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeMatrices runs each matrix product of a SmolLM3-3B Q4_K_M
+// layer at decode on its own (weights cycling through enough copies to
+// stream from DRAM), in GB/s of weights, to show which products stream
+// slower than the big FFN matrices.
+func BenchmarkDecodeMatrices(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const d, kv, ff = 2048, 512, 11008
+	cases := []struct {
+		name string
+		ms   []Matrix
+	}{
+		{"qkv", []Matrix{randMatrix(rng, quant.Q4_K, d, d), randMatrix(rng, quant.Q4_K, kv, d), randMatrix(rng, quant.Q6_K, kv, d)}},
+		{"q", []Matrix{randMatrix(rng, quant.Q4_K, d, d)}},
+		{"gate_up", []Matrix{randMatrix(rng, quant.Q4_K, ff, d), randMatrix(rng, quant.Q4_K, ff, d)}},
+	}
+	x := randF32(rng, d)
+	for _, c := range cases {
+		bytes := 0
+		for _, m := range c.ms {
+			bytes += len(m.Data)
+		}
+		copies := make([][]Matrix, max(2, (256<<20)/bytes))
+		dsts := make([][]float32, len(c.ms))
+		for i := range copies {
+			copies[i] = make([]Matrix, len(c.ms))
+			for j, m := range c.ms {
+				copies[i][j] = m
+				copies[i][j].Data = append([]byte(nil), m.Data...)
+				dsts[j] = make([]float32, m.Rows)
+			}
+		}
+		b.Run(c.name, func(b *testing.B) {
+			p := NewPool(2)
+			defer p.Close()
+			b.SetBytes(int64(bytes))
+			i := 0
+			for b.Loop() {
+				if err := p.MatMulMulti(dsts, copies[i%len(copies)], x, 1); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -119,41 +119,46 @@ func dotQ4KQ8KGeneric(w, x []byte, nb int) float32 {
 	return sumf
 }
 
-// dotQ5KQ8KGeneric is vec_dot_q5_K_q8_K (spec §4.5, §4.9).
+// dotQ5KQ8KGeneric is vec_dot_q5_K_q8_K as llama.cpp's AVX2 build computes
+// it (spec §4.5, §4.9): eight int32 lanes per block, lane L holding the
+// elements e with (e mod 32)/4 = L (see q5kLanes), acc_L = fma(y.d·f32(d),
+// f32(lane L), acc_L); the mins term of each block goes into one scalar,
+// summs = fma(−y.d·f32(dmin), f32(Σ_j m_j·(bsums[2j]+bsums[2j+1])), summs);
+// the result is hsum_float_8(acc) + summs.
 func dotQ5KQ8KGeneric(w, x []byte, nb int) float32 {
-	var sums [8]float32
-	var sumf float32
-	var u [qk]int8
-	var sc16 [16]int32
+	var acc [8]float32
+	var summs float32
 	for b := 0; b < nb; b++ {
 		wb := w[b*q5KBytes : (b+1)*q5KBytes]
 		xb := x[b*q8KBytes : (b+1)*q8KBytes]
-		sc, m := scaleMinK4(wb[4:16])
-		qh := wb[16:48]
-		qs := wb[48:176]
-		for c := 0; c < 4; c++ {
-			for l := 0; l < 32; l++ {
-				u[64*c+l] = int8(qs[32*c+l]&0xF | (qh[l]>>(2*c)&1)<<4)
-				u[64*c+32+l] = int8(qs[32*c+l]>>4 | (qh[l]>>(2*c+1)&1)<<4)
-			}
-		}
-		for g := 0; g < 16; g++ {
-			sc16[g] = sc[g/2]
-		}
-		var aux [8]int32
-		kquantLanes(&aux, &u, xb[4:260], &sc16)
+		lanes, mins := q5kLanes(wb, xb)
 		yd := f32(xb)
-		d := f16(wb[0:]) * yd
+		d := yd * f16(wb[0:])
+		dmin := -yd * f16(wb[2:])
+		summs = FMA32(dmin, float32(mins), summs)
 		for l := 0; l < 8; l++ {
-			sums[l] += float32(d * float32(aux[l]))
+			acc[l] = FMA32(d, float32(lanes[l]), acc[l])
 		}
-		dmin := f16(wb[2:]) * yd
-		sumf -= float32(dmin * float32(bsumsMinK(&m, xb)))
 	}
-	for l := 0; l < 8; l++ {
-		sumf += sums[l]
+	return hsum8(&acc) + summs
+}
+
+// q5kLanes returns the eight int32 lanes of one Q5_K×Q8_K block as ggml's
+// AVX2 kernel forms them (lane L: Σ sc·q·y over the elements e with
+// (e mod 32)/4 = L) and the block's mins term Σ_j m_j·(bsums[2j]+bsums[2j+1]).
+func q5kLanes(wb, xb []byte) (lanes [8]int32, mins int32) {
+	sc, m := scaleMinK4(wb[4:16])
+	qh := wb[16:48]
+	qs := wb[48:176]
+	y := xb[4:260]
+	for c := 0; c < 4; c++ {
+		for l := 0; l < 32; l++ {
+			lo := int32(qs[32*c+l]&0xF | (qh[l]>>(2*c)&1)<<4)
+			hi := int32(qs[32*c+l]>>4 | (qh[l]>>(2*c+1)&1)<<4)
+			lanes[l/4] += sc[2*c]*lo*int32(int8(y[64*c+l])) + sc[2*c+1]*hi*int32(int8(y[64*c+32+l]))
+		}
 	}
-	return sumf
+	return lanes, bsumsMinK(&m, xb)
 }
 
 // dotQ6KQ8KGeneric is vec_dot_q6_K_q8_K as llama.cpp's AVX2 build computes

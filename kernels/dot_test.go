@@ -332,3 +332,29 @@ func TestMixedDots(t *testing.T) {
 		}
 	})
 }
+
+// TestDotF16F32Rows checks the multi-row entry point against DotF16F32 per
+// row (and so against the generic kernel), with a stride wider than a row.
+func TestDotF16F32Rows(t *testing.T) {
+	forEachLevel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(13, 14))
+		for _, n := range []int{0, 1, 7, 16, 17, 33, 63, 64, 65, 100, 127, 128, 256} {
+			for _, rows := range []int{1, 3, 16, 21, 128} {
+				stride := 2*n + 2*rng.IntN(40)
+				w := genWeights(rng, quant.F16, ((rows-1)*stride)/2+n, modeRandom)
+				x := bytesF32(genActs(rng, quant.F32, n, modeRandom))
+				got := make([]float32, rows)
+				for i := range got {
+					got[i] = 42
+				}
+				DotF16F32Rows(got, w, stride, x, n)
+				for r := range got {
+					want := DotF16F32(w[r*stride:], x, n)
+					if math.Float32bits(got[r]) != math.Float32bits(want) {
+						t.Fatalf("n=%d rows=%d: row %d = %v, DotF16F32 %v", n, rows, r, got[r], want)
+					}
+				}
+			}
+		}
+	})
+}

@@ -118,6 +118,7 @@ func selectKernels(l cpu.Level) {
 	gemm(set(quant.F16, quant.F16, 1, 2, 2, dotF16Generic), 16, dotF16GemmGeneric)
 	gemm(set(quant.BF16, quant.BF16, 1, 2, 2, dotBF16Generic), 32, dotBF16GemmGeneric)
 	dotF16F32, dotBF16F32 = dotF16F32Generic, dotBF16F32Generic
+	dotF16F32Rows = dotF16F32RowsGeneric
 	archKernels(l, t)
 	level = l
 }
@@ -126,6 +127,16 @@ func selectKernels(l cpu.Level) {
 // example a KV cache, against f32 activations): not matmul kernels, so they
 // live outside the table.
 var dotF16F32, dotBF16F32 func(w, x []byte, n int) float32
+
+// dotF16F32Rows is DotF16F32Rows after its checks (n ≥ 1, len(dst) ≥ 1).
+var dotF16F32Rows func(dst []float32, w []byte, wstride int, x []byte, n int)
+
+// dotF16F32RowsGeneric is dotF16F32Rows one row at a time.
+func dotF16F32RowsGeneric(dst []float32, w []byte, wstride int, x []byte, n int) {
+	for r := range dst {
+		dst[r] = dotF16F32(w[r*wstride:], x, n)
+	}
+}
 
 func genericRows(dot func(w, x []byte, nb int) float32) rowsFunc {
 	return func(dst []float32, w []byte, wstride int, x []byte, nb int) {
@@ -236,6 +247,26 @@ func DotF32(w, x []float32, n int) float32 {
 // The sum has ggml_vec_dot_f32's lane structure.
 func DotF16F32(w []byte, x []float32, n int) float32 {
 	return mixedDot(dotF16F32, w, x, n)
+}
+
+// DotF16F32Rows sets dst[r] = DotF16F32(w[r*wstride:], x, n) for every
+// r < len(dst), bit for bit: the dot products of many f16 rows (the keys of
+// a KV cache page, or its transposed values) with one f32 vector, in one
+// call instead of one per row.
+func DotF16F32Rows(dst []float32, w []byte, wstride int, x []float32, n int) {
+	if len(dst) == 0 {
+		return
+	}
+	if n < 0 || wstride < 0 {
+		panic(fmt.Sprintf("kernels: %d rows of length %d, stride %d", len(dst), n, wstride))
+	}
+	checkLen("weight", len(w), (len(dst)-1)*wstride+2*n)
+	checkLen("activation", 4*len(x), 4*n)
+	if n == 0 {
+		clear(dst)
+		return
+	}
+	dotF16F32Rows(dst, w, wstride, f32Bytes(x), n)
 }
 
 // DotBF16F32 returns Σ bf16(w[i])·x[i] over n elements: w holds n

@@ -108,6 +108,21 @@ func quantizeQ8KAVX512Go(src []float32, dst []byte) {
 	}
 }
 
+// swigluAVX512 is SwiGLUVec's kernel: n > 0, a multiple of 16.
+//
+//go:noescape
+func swigluAVX512(dst, gate, up *float32, n int)
+
+// ropeAVX512 is RoPEVec's kernel: n > 0, a multiple of 16.
+//
+//go:noescape
+func ropeAVX512(x, cs *float32, n int)
+
+// expAVX512 is ExpVec's kernel: n > 0, a multiple of 8.
+//
+//go:noescape
+func expAVX512(dst, src *float32, n int)
+
 //go:noescape
 func q4_0RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 
@@ -306,9 +321,11 @@ func archKernels(l cpu.Level, t *[maxType]kernel) {
 	if l >= cpu.AVX2 {
 		quantizeQ8_0 = quantizeQ8_0AVX2Go
 	}
+	swiglu, rope, expf = nil, nil, nil
 	switch {
 	case l >= cpu.AVX512:
 		quantizeQ8K = quantizeQ8KAVX512Go
+		swiglu, rope, expf = swigluAVX512, ropeAVX512, expAVX512
 		install(t, quant.Q4_K, q4kDotAVX512, q4kRowsAVX512, q4kRows4AVX512)
 		install(t, quant.Q5_K, q5kDotAVX512, q5kRowsAVX512, q5kRows4AVX512)
 		install(t, quant.Q6_K, q6kDotAVX512, q6kRowsAVX512, q6kRows4AVX512)
@@ -321,6 +338,7 @@ func archKernels(l cpu.Level, t *[maxType]kernel) {
 		installGemm(t, quant.F16, f16GemmDotAVX512, f16GemmRowsAVX512)
 		installGemm(t, quant.BF16, bf16GemmDotAVX512, bf16GemmRowsAVX512)
 		dotF16F32, dotBF16F32 = f16f32DotAVX512, bf16f32DotAVX512
+		dotF16F32Rows = f16f32RowsAVX512
 	case l >= cpu.AVX2:
 		quantizeQ8K = quantizeQ8KAVX2Go
 		install(t, quant.Q4_K, q4kDotAVX2, q4kRowsAVX2, q4kRows4AVX2)
@@ -331,6 +349,42 @@ func archKernels(l cpu.Level, t *[maxType]kernel) {
 		install(t, quant.F32, f32VecDotAVX2, f32VecRowsAVX2, nil)
 		install(t, quant.F16, f16VecDotAVX2, f16VecRowsAVX2, nil)
 		dotF16F32, dotBF16F32 = f16f32DotAVX2, bf16f32DotAVX2
+		dotF16F32Rows = asmMixedRows(f16f32VecRowsAVX2)
+	}
+}
+
+//go:noescape
+func f16f32TailAVX512(dst *float32, w *byte, wstride int, x *byte, n, rows int)
+
+// f16f32RowsAVX512 is dotF16F32Rows on AVX-512. Each row's result is
+// ggml_vec_dot_f32's 64-element main part, reduced, plus a scalar tail of
+// n%64 elements added one by one. For short rows (the transposed values of
+// a partly filled KV page) the tail's serial additions dominate, so they
+// run across 16 rows at a time instead, one row per lane, with the same
+// operations per row.
+func f16f32RowsAVX512(dst []float32, w []byte, wstride int, x []byte, n int) {
+	np := n &^ 63
+	r16 := len(dst) &^ 15
+	if n == np || r16 == 0 {
+		f16f32VecRowsAVX512(&dst[0], &w[0], wstride, &x[0], n, len(dst))
+		return
+	}
+	if np > 0 {
+		f16f32VecRowsAVX512(&dst[0], &w[0], wstride, &x[0], np, r16)
+	} else {
+		clear(dst[:r16])
+	}
+	f16f32TailAVX512(&dst[0], &w[2*np], wstride, &x[4*np], n-np, r16)
+	if r16 < len(dst) {
+		f16f32VecRowsAVX512(&dst[r16], &w[r16*wstride], wstride, &x[0], n, len(dst)-r16)
+	}
+}
+
+// asmMixedRows adapts a mixed-precision row kernel to dotF16F32Rows (whose
+// caller has checked the bounds).
+func asmMixedRows(rows asmRows) func(dst []float32, w []byte, wstride int, x []byte, n int) {
+	return func(dst []float32, w []byte, wstride int, x []byte, n int) {
+		rows(&dst[0], &w[0], wstride, &x[0], n, len(dst))
 	}
 }
 

@@ -112,6 +112,7 @@ type matmulState struct {
 	x     []float32
 	n     int
 	cols  int
+	pro   Prologue // nil: x is ready
 
 	// Quantized activations per slot (nil slot: not needed this call).
 	need    [len(actSlots)]bool
@@ -119,10 +120,12 @@ type matmulState struct {
 	act     [len(actSlots)][]byte // the n rows of this call
 	xstride [len(actSlots)]int
 
-	// Phase 1: quantization items.
-	qPerRow int // items per activation row and slot
+	// Phase 1: prologue and quantization items, one per chunk of
+	// quantChunk elements of an activation row (every slot of a chunk is
+	// quantized by the item that prepared it).
+	qPerRow int // items per activation row
 	qItems  int
-	qSlots  [len(actSlots)]int // slots to quantize, in item order
+	qSlots  [len(actSlots)]int // slots to quantize
 	qNSlots int
 
 	// Phase 2: output tiles of rowBlock rows × tokBlock tokens.
@@ -180,6 +183,10 @@ func (p *Pool) MatMul(dst []float32, w Matrix, x []float32, n int) error {
 // It does not retain dsts, ws or x after returning and does not allocate in
 // steady state (the slices may be literals at the call site).
 func (p *Pool) MatMulMulti(dsts [][]float32, ws []Matrix, x []float32, n int) error {
+	return p.matMul(dsts, ws, x, n, nil)
+}
+
+func (p *Pool) matMul(dsts [][]float32, ws []Matrix, x []float32, n int, pro Prologue) error {
 	if len(dsts) != len(ws) {
 		return fmt.Errorf("kernels: MatMulMulti with %d outputs for %d matrices", len(dsts), len(ws))
 	}
@@ -218,9 +225,35 @@ func (p *Pool) MatMulMulti(dsts [][]float32, ws []Matrix, x []float32, n int) er
 	}
 	m := &p.mm
 	m.setup(dsts, ws, x, n, p.threads)
+	m.pro = pro
+	if pro != nil {
+		m.qItems = n * m.qPerRow
+	}
 	p.dispatch(m)
 	m.release()
 	return nil
+}
+
+// A Prologue computes a matrix product's input just before it is
+// quantized, inside the same parallel call (MatMulPrologue): the
+// element-wise op that produces the input (SwiGLU before the FFN's down
+// projection) then costs no barrier of its own and is spread over the
+// threads in the quantizer's chunks.
+type Prologue interface {
+	// Prepare computes elements [e0, e1) of activation row t (x[t*cols+e0 :
+	// t*cols+e1]). Chunks do not overlap, start at multiples of 1024 and
+	// together cover every row once; Prepare may run on any thread,
+	// concurrently with other chunks.
+	Prepare(t, e0, e1 int)
+}
+
+// MatMulPrologue is MatMul with pro.Prepare computing x, chunk by chunk,
+// before the chunk is quantized (or, for a float matrix, used). x must not
+// be read or written by anything else during the call.
+func (p *Pool) MatMulPrologue(dst []float32, w Matrix, x []float32, n int, pro Prologue) error {
+	ws := [1]Matrix{w}
+	dsts := [1][]float32{dst}
+	return p.matMul(dsts[:], ws[:], x, n, pro)
 }
 
 // overlap reports whether a and b share memory.
@@ -243,6 +276,15 @@ func (m *matmulState) setup(dsts [][]float32, ws []Matrix, x []float32, n, threa
 		k := &kernelTable[w.Type]
 		m.ks = append(m.ks, k)
 		r, r4 := k.form(w.Rows, w.Cols, n)
+		if w.Type == quant.Q4_K && q4kRepacked(w.Rows) {
+			// llama.cpp's repacked Q4_Kx8 kernels (q4krep.go): gemv for
+			// single tokens, gemm for the groups of four.
+			r, r4 = q4kRep.rows, q4kRep.rows4
+		}
+		if w.Type == quant.Q4_0 && q4_0Repacked(w.Rows) {
+			// The repacked Q4_0x8 kernels (q40rep.go).
+			r, r4 = q40Rep.rows, q40Rep.rows4
+		}
 		m.rowsK = append(m.rowsK, r)
 		m.rows4 = append(m.rows4, r4)
 		m.need[actSlot(k.act)] = true
@@ -269,7 +311,10 @@ func (m *matmulState) setup(dsts [][]float32, ws []Matrix, x []float32, n, threa
 		m.qNSlots++
 	}
 	m.qPerRow = (m.cols + quantChunk - 1) / quantChunk
-	m.qItems = m.qNSlots * n * m.qPerRow
+	m.qItems = 0
+	if m.qNSlots > 0 {
+		m.qItems = n * m.qPerRow
+	}
 	m.qNext.Store(0)
 	m.qDone.Store(0)
 
@@ -316,6 +361,7 @@ func (m *matmulState) release() {
 	clear(m.rowsK)
 	clear(m.rows4)
 	m.x = nil
+	m.pro = nil
 	for s := range m.act {
 		m.act[s] = nil
 	}
@@ -351,25 +397,29 @@ func (m *matmulState) run(thread int) {
 	}
 }
 
+// quantizeItem prepares (with the prologue) and quantizes chunk i: chunk
+// i%qPerRow of activation row i/qPerRow, for every slot.
 func (m *matmulState) quantizeItem(i int) {
-	s := m.qSlots[i/(m.n*m.qPerRow)]
-	i %= m.n * m.qPerRow
 	t, c := i/m.qPerRow, i%m.qPerRow
 	e0 := c * quantChunk
 	e1 := min(e0+quantChunk, m.cols)
-	a := actSlots[s]
-	be, bb := actBlockElems[s], actBlockBytes[s]
+	if m.pro != nil {
+		m.pro.Prepare(t, e0, e1)
+	}
 	src := m.x[t*m.cols+e0 : t*m.cols+e1]
-	dst := m.act[s][t*m.xstride[s]+e0/be*bb : t*m.xstride[s]+e1/be*bb]
-	switch a {
-	case quant.Q8_K:
-		quantizeQ8K(src, dst)
-	case quant.Q8_0:
-		quantizeQ8_0(src, dst)
-	case quant.F16:
-		convertF16(src, dst)
-	case quant.BF16:
-		convertBF16(src, dst)
+	for _, s := range m.qSlots[:m.qNSlots] {
+		be, bb := actBlockElems[s], actBlockBytes[s]
+		dst := m.act[s][t*m.xstride[s]+e0/be*bb : t*m.xstride[s]+e1/be*bb]
+		switch actSlots[s] {
+		case quant.Q8_K:
+			quantizeQ8K(src, dst)
+		case quant.Q8_0:
+			quantizeQ8_0(src, dst)
+		case quant.F16:
+			convertF16(src, dst)
+		case quant.BF16:
+			convertBF16(src, dst)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -301,5 +302,68 @@ func TestNoAllocs(t *testing.T) {
 	body := func(i, _ int) { sink.Add(int64(i)) }
 	if a := testing.AllocsPerRun(50, func() { p.Run(100, body) }); a != 0 {
 		t.Errorf("Run with a hoisted closure allocates %v times per call", a)
+	}
+}
+
+// scaleRows is a test Prologue: x = 2·src, chunk by chunk, counting the
+// elements it prepared.
+type scaleRows struct {
+	src, x []float32
+	cols   int
+	done   atomic.Int64
+}
+
+func (s *scaleRows) Prepare(t, e0, e1 int) {
+	for e := e0; e < e1; e++ {
+		s.x[t*s.cols+e] = 2 * s.src[t*s.cols+e]
+	}
+	s.done.Add(int64(e1 - e0))
+}
+
+// TestMatMulPrologue checks that MatMulPrologue prepares every input
+// element once before using it, for quantized and float matrices, with a
+// row length that is not a multiple of the prologue chunk.
+func TestMatMulPrologue(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	p := NewPool(2)
+	defer p.Close()
+	const cols = 2560
+	for _, wt := range []quant.Type{quant.Q4_K, quant.Q8_0, quant.F32} {
+		w := randMatrix(rng, wt, 37, cols)
+		for _, n := range []int{1, 3} {
+			src := randF32(rng, n*cols)
+			pro := &scaleRows{src: src, x: make([]float32, n*cols), cols: cols}
+			for i := range pro.x {
+				pro.x[i] = float32(math.NaN())
+			}
+			dst := make([]float32, n*w.Rows)
+			if err := p.MatMulPrologue(dst, w, pro.x, n, pro); err != nil {
+				t.Fatal(err)
+			}
+			if pro.done.Load() != int64(n*cols) {
+				t.Fatalf("%v n=%d: prepared %d elements, want %d", wt, n, pro.done.Load(), n*cols)
+			}
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = 2 * src[i]
+			}
+			want := refMatMul(w, x, n)
+			for j := range want {
+				if dst[j] != want[j] {
+					t.Fatalf("%v n=%d: dst[%d] = %v, want %v", wt, n, j, dst[j], want[j])
+				}
+			}
+		}
+	}
+	w := randMatrix(rng, quant.Q6_K, 16, cols)
+	src := randF32(rng, cols)
+	pro := &scaleRows{src: src, x: make([]float32, cols), cols: cols}
+	dst := make([]float32, w.Rows)
+	if a := testing.AllocsPerRun(50, func() {
+		if err := p.MatMulPrologue(dst, w, pro.x, 1, pro); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Errorf("MatMulPrologue allocates %v times per call", a)
 	}
 }

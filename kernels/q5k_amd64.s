@@ -8,6 +8,13 @@
 // 2·31·128 < 2^15). Chunk c takes bit 2c of qh[l] for its low half and bit
 // 2c+1 for its high half; the word shifts below move that bit to bit 4
 // (bits that cross a byte boundary land outside the 0x10 mask).
+//
+// The f32 part is ggml's AVX2 vec_dot_q5_K_q8_K: the eight int32 lanes of
+// each block (lane L: the elements e with (e mod 32)/4 = L; the AVX-512
+// kernels fold their 16 lanes into these 8 before converting) go into
+// acc = fma(d·y.d, f32(lanes), acc); the block's mins term, summed to one
+// integer, into summs = fma(−dmin·y.d, f32(mins), summs); the result is
+// hsum_float_8(acc) + summs.
 
 // ---------------------------------------------------------------- AVX2
 
@@ -46,6 +53,7 @@ row:
 	MOVQ   x+24(FP), R11
 	MOVQ   nb+32(FP), BX
 	VXORPS Y0, Y0, Y0
+	VXORPS X6, X6, X6
 
 block:
 	Q4K_SCALES
@@ -64,8 +72,7 @@ block:
 	VBROADCASTSS  (R11), X9
 	VMULPS        X9, X8, X8
 	VBROADCASTSS  X8, Y10
-	VMOVSHDUP     X8, X9
-	VBROADCASTSS  X9, Y11
+	VMOVSHDUP     X8, X11
 	VCVTDQ2PS     Y1, Y1
 	VFMADD231PS   Y1, Y10, Y0
 
@@ -75,8 +82,10 @@ block:
 	VMOVDQU       276(R11), X3
 	VPHADDW       X3, X2, X2
 	VPMADDWD      X4, X2, X2
+	VPHADDD       X2, X2, X2
+	VPHADDD       X2, X2, X2
 	VCVTDQ2PS     X2, X2
-	VFNMADD231PS  Y2, Y11, Y0
+	VFNMADD231SS  X2, X11, X6
 
 	ADDQ $176, SI
 	ADDQ $292, R11
@@ -84,6 +93,7 @@ block:
 	JNZ  block
 
 	HSUM8(X0, Y0, X1)
+	VADDSS X6, X0, X0
 	VMOVSS X0, (DI)
 	ADDQ   $4, DI
 	ADDQ   wstride+16(FP), R10
@@ -100,8 +110,8 @@ block:
 #define Q5K_CHUNK4(c, shlo, amlo, shhi, amhi) \
 	VMOVDQU (48+32*c)(SI), Y8; \
 	VPSRLW  $4, Y8, Y9; \
-	VPAND   Y15, Y8, Y8; \
-	VPAND   Y15, Y9, Y9; \
+	VPAND   ·k0F(SB), Y8, Y8; \
+	VPAND   ·k0F(SB), Y9, Y9; \
 	Q5K_HBIT(shlo, amlo, ·k10(SB), Y12, Y8); \
 	Q5K_HBIT(shhi, amhi, ·k10(SB), Y12, Y9); \
 	VPSHUFB ·kShufW+(64*c)(SB), Y14, Y10; \
@@ -115,24 +125,58 @@ block:
 	Q5K_TOK4(Y8, Y10, (4+64*c), R14, Y3); \
 	Q5K_TOK4(Y9, Y11, (36+64*c), R14, Y3)
 
-#define Q5K_FIN4(P, sumi, acc) \
+// Q5K_FIN4 adds one token's lanes into its accumulator and leaves the
+// token's four mins products in X(sumi). Y10 = broadcast f32(d), X14 =
+// the mins as words.
+#define Q5K_FIN4(P, sumi, xsumi, acc) \
 	VBROADCASTSS (P), Y12; \
 	VMULPS       Y12, Y10, Y13; \
 	VCVTDQ2PS    sumi, sumi; \
 	VFMADD231PS  sumi, Y13, acc; \
-	VMULPS       Y12, Y11, Y13; \
 	VMOVDQU      260(P), X8; \
 	VMOVDQU      276(P), X9; \
 	VPHADDW      X9, X8, X8; \
-	VPMADDWD     X14, X8, X8; \
+	VPMADDWD     X14, X8, xsumi
+
+// Q5K_SUMMS4 sums the mins products of the four tokens (X0…X3) and adds
+// them into X15 = summs (lanes: tokens): summs −= (dmin·y.d)·f32(mins),
+// fused. X11 = broadcast f32(dmin).
+#define Q5K_SUMMS4 \
+	VPHADDD      X1, X0, X8; \
+	VPHADDD      X3, X2, X9; \
+	VPHADDD      X9, X8, X8; \
 	VCVTDQ2PS    X8, X8; \
-	VFNMADD231PS Y8, Y13, acc
+	VMOVSS       (R11), X9; \
+	VINSERTPS    $0x10, (R12), X9, X9; \
+	VINSERTPS    $0x20, (R13), X9, X9; \
+	VINSERTPS    $0x30, (R14), X9, X9; \
+	VMULPS       X9, X11, X9; \
+	VFNMADD231PS X8, X9, X15
+
+// Q5K_STORE4 stores hsum(acc_t) + summs_t for the four tokens (Y4…Y7,
+// X15) at DI + t·AX.
+#define Q5K_STORE4 \
+	HSUM8(X4, Y4, X0); \
+	VADDSS     X15, X4, X4; \
+	VMOVSS     X4, (DI); \
+	HSUM8(X5, Y5, X0); \
+	VMOVSHDUP  X15, X1; \
+	VADDSS     X1, X5, X5; \
+	VMOVSS     X5, (DI)(AX*1); \
+	HSUM8(X6, Y6, X0); \
+	VMOVHLPS   X15, X15, X1; \
+	VADDSS     X1, X6, X6; \
+	VMOVSS     X6, (DI)(AX*2); \
+	LEAQ       (DI)(AX*2), CX; \
+	HSUM8(X7, Y7, X0); \
+	VPSHUFD    $3, X15, X1; \
+	VADDSS     X1, X7, X7; \
+	VMOVSS     X7, (CX)(AX*1)
 
 // func q5kRows4AVX2(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
 TEXT ·q5kRows4AVX2(SB), NOSPLIT, $0-64
 	MOVQ    dst+0(FP), DI
 	MOVQ    w+16(FP), R10
-	VMOVDQU ·k0F(SB), Y15
 
 row4:
 	MOVQ   R10, SI
@@ -146,6 +190,7 @@ row4:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
+	VXORPS X15, X15, X15
 
 block4:
 	Q4K_SCALES
@@ -169,10 +214,11 @@ block4:
 	VBROADCASTSS X9, Y11
 	VMOVQ        DX, X14
 	VPMOVZXBW    X14, X14
-	Q5K_FIN4(R11, Y0, Y4)
-	Q5K_FIN4(R12, Y1, Y5)
-	Q5K_FIN4(R13, Y2, Y6)
-	Q5K_FIN4(R14, Y3, Y7)
+	Q5K_FIN4(R11, Y0, X0, Y4)
+	Q5K_FIN4(R12, Y1, X1, Y5)
+	Q5K_FIN4(R13, Y2, X2, Y6)
+	Q5K_FIN4(R14, Y3, X3, Y7)
+	Q5K_SUMMS4
 
 	ADDQ $176, SI
 	ADDQ $292, R11
@@ -182,17 +228,9 @@ block4:
 	DECQ BX
 	JNZ  block4
 
-	MOVQ   dstStride+8(FP), AX
-	SHLQ   $2, AX
-	HSUM8(X4, Y4, X0)
-	VMOVSS X4, (DI)
-	HSUM8(X5, Y5, X0)
-	VMOVSS X5, (DI)(AX*1)
-	HSUM8(X6, Y6, X0)
-	VMOVSS X6, (DI)(AX*2)
-	LEAQ   (DI)(AX*2), CX
-	HSUM8(X7, Y7, X0)
-	VMOVSS X7, (CX)(AX*1)
+	MOVQ dstStride+8(FP), AX
+	SHLQ $2, AX
+	Q5K_STORE4
 
 	ADDQ $4, DI
 	ADDQ wstride+24(FP), R10
@@ -224,7 +262,8 @@ row512:
 	MOVQ   R10, SI
 	MOVQ   x+24(FP), R11
 	MOVQ   nb+32(FP), BX
-	VXORPS Z0, Z0, Z0
+	VXORPS Y0, Y0, Y0
+	VXORPS X14, X14, X14
 
 block512:
 	Q4K_SCALES
@@ -253,25 +292,30 @@ block512:
 	VCVTPH2PS    X8, X8
 	VBROADCASTSS (R11), X9
 	VMULPS       X9, X8, X8
-	VBROADCASTSS X8, Z10
-	VMOVSHDUP    X8, X9
-	VBROADCASTSS X9, Z11
-	VCVTDQ2PS    Z1, Z1
-	VFMADD231PS  Z1, Z10, Z0
+	VBROADCASTSS  X8, Y10
+	VMOVSHDUP     X8, X11
+	VEXTRACTI64X4 $1, Z1, Y2
+	VPADDD        Y2, Y1, Y1
+	VCVTDQ2PS     Y1, Y1
+	VFMADD231PS   Y1, Y10, Y0
 
-	VMOVQ        DX, X12
-	VPMOVZXBW    X12, X12
-	VPERMW       Y12, Y25, Y12
-	VPMADDWD     260(R11), Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VFNMADD231PS Z12, Z11, Z0
+	VMOVQ         DX, X12
+	VPMOVZXBW     X12, X12
+	VMOVDQU       260(R11), X2
+	VPHADDW       276(R11), X2, X2
+	VPMADDWD      X12, X2, X2
+	VPHADDD       X2, X2, X2
+	VPHADDD       X2, X2, X2
+	VCVTDQ2PS     X2, X2
+	VFNMADD231SS  X2, X11, X14
 
 	ADDQ $176, SI
 	ADDQ $292, R11
 	DECQ BX
 	JNZ  block512
 
-	HSUM16(X0, Y0, Z0, X1, Y1)
+	HSUM8(X0, Y0, X1)
+	VADDSS X14, X0, X0
 	VMOVSS X0, (DI)
 	ADDQ   $4, DI
 	ADDQ   wstride+16(FP), R10
@@ -290,15 +334,39 @@ block512:
 	VPMADDUBSW off(R14), q, Z19; \
 	VPDPWSSD   sc, Z19, Z3
 
-#define Q5K_FIN512(P, sumi, acc) \
-	VBROADCASTSS (P), Z14; \
-	VMULPS       Z14, Z10, Z15; \
-	VCVTDQ2PS    sumi, sumi; \
-	VFMADD231PS  sumi, Z15, acc; \
-	VMULPS       Z14, Z11, Z15; \
-	VPMADDWD     260(P), Y20, Y21; \
-	VCVTDQ2PS    Y21, Y21; \
-	VFNMADD231PS Z21, Z15, acc
+// Q5K_FIN512 folds one token's 16 lanes into ggml's 8 (lanes L and L+8
+// hold the same (e mod 32)/4) and adds them into the token's accumulator;
+// it leaves the token's mins products m_j·bsums[2j], m_j·bsums[2j+1]
+// summed in pairs (8 dwords, Y20 = the doubled mins) in Y(mins) and puts
+// y.d into lane t of X14. Z10 = broadcast f32(d).
+#define Q5K_FIN512(P, t, zsumi, sumi, acc, mins) \
+	VEXTRACTI64X4 $1, zsumi, Y16; \
+	VPADDD        Y16, sumi, sumi; \
+	VBROADCASTSS  (P), Y13; \
+	VMULPS        Y13, Y10, Y18; \
+	VCVTDQ2PS     sumi, sumi; \
+	VFMADD231PS   sumi, Y18, acc; \
+	VBLENDPS      $(1<<t), X13, X14, X14; \
+	VPMADDWD      260(P), Y20, mins
+
+// Q5K_SUMMS512 sums the 8 mins products of each token (Y0…Y3) and adds
+// them into X15 = summs (lanes: tokens): summs −= (dmin·y.d)·f32(mins),
+// fused. X11 = broadcast f32(dmin), X14 = y.d per token.
+#define Q5K_SUMMS512 \
+	VPUNPCKLDQ   Y1, Y0, Y16; \
+	VPUNPCKHDQ   Y1, Y0, Y17; \
+	VPADDD       Y17, Y16, Y16; \
+	VPUNPCKLDQ   Y3, Y2, Y17; \
+	VPUNPCKHDQ   Y3, Y2, Y18; \
+	VPADDD       Y18, Y17, Y17; \
+	VPUNPCKLQDQ  Y17, Y16, Y18; \
+	VPUNPCKHQDQ  Y17, Y16, Y19; \
+	VPADDD       Y19, Y18, Y18; \
+	VEXTRACTI32X4 $1, Y18, X19; \
+	VPADDD       X19, X18, X18; \
+	VCVTDQ2PS    X18, X18; \
+	VMULPS       X14, X11, X19; \
+	VFNMADD231PS X18, X19, X15
 
 // func q5kRows4AVX512(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
 TEXT ·q5kRows4AVX512(SB), NOSPLIT, $0-64
@@ -315,10 +383,11 @@ row4x512:
 	LEAQ   (R12)(AX*1), R13
 	LEAQ   (R13)(AX*1), R14
 	MOVQ   nb+48(FP), BX
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS X15, X15, X15
 
 block4x512:
 	Q4K_SCALES
@@ -344,16 +413,17 @@ block4x512:
 
 	VMOVD        (SI), X8
 	VCVTPH2PS    X8, X8
-	VBROADCASTSS X8, Z10
+	VBROADCASTSS X8, Y10
 	VMOVSHDUP    X8, X9
-	VBROADCASTSS X9, Z11
+	VBROADCASTSS X9, X11
 	VMOVQ        DX, X20
 	VPMOVZXBW    X20, X20
 	VPERMW       Y20, Y25, Y20
-	Q5K_FIN512(R11, Z0, Z4)
-	Q5K_FIN512(R12, Z1, Z5)
-	Q5K_FIN512(R13, Z2, Z6)
-	Q5K_FIN512(R14, Z3, Z7)
+	Q5K_FIN512(R11, 0, Z0, Y0, Y4, Y0)
+	Q5K_FIN512(R12, 1, Z1, Y1, Y5, Y1)
+	Q5K_FIN512(R13, 2, Z2, Y2, Y6, Y2)
+	Q5K_FIN512(R14, 3, Z3, Y3, Y7, Y3)
+	Q5K_SUMMS512
 
 	ADDQ $176, SI
 	ADDQ $292, R11
@@ -363,17 +433,9 @@ block4x512:
 	DECQ BX
 	JNZ  block4x512
 
-	MOVQ   dstStride+8(FP), AX
-	SHLQ   $2, AX
-	HSUM16(X4, Y4, Z4, X0, Y0)
-	VMOVSS X4, (DI)
-	HSUM16(X5, Y5, Z5, X0, Y0)
-	VMOVSS X5, (DI)(AX*1)
-	HSUM16(X6, Y6, Z6, X0, Y0)
-	VMOVSS X6, (DI)(AX*2)
-	LEAQ   (DI)(AX*2), CX
-	HSUM16(X7, Y7, Z7, X0, Y0)
-	VMOVSS X7, (CX)(AX*1)
+	MOVQ dstStride+8(FP), AX
+	SHLQ $2, AX
+	Q5K_STORE4
 
 	ADDQ $4, DI
 	ADDQ wstride+24(FP), R10
@@ -381,3 +443,122 @@ block4x512:
 	JNZ  row4x512
 	VZEROUPPER
 	RET
+
+// Q5K_FINA512 folds one token's 16 lanes into ggml's 8 and adds them into
+// the token's accumulator (Z10 = broadcast f32(d)).
+#define Q5K_FINA512(P, zsumi, sumi, acc) \
+	VEXTRACTI64X4 $1, zsumi, Y16; \
+	VPADDD        Y16, sumi, sumi; \
+	VBROADCASTSS  (P), Y13; \
+	VMULPS        Y13, Y10, Y18; \
+	VCVTDQ2PS     sumi, sumi; \
+	VFMADD231PS   sumi, Y18, acc
+
+// func q5kRows4AuxAVX512(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int, aux *byte)
+//
+// q5kRows4AVX512 with the per-block token data of q4kRepAux (80 bytes a
+// block at aux: y.d of the four tokens, then the bsums pair sums
+// (P_2c, P_2c+1) of each token, chunk by chunk): VPMADDWD with the mins
+// pairs (m_2c, m_2c+1) repeated gives the four tokens' mins terms per
+// 128-bit group, so the horizontal sums of the four tokens are four adds.
+TEXT ·q5kRows4AuxAVX512(SB), NOSPLIT, $0-72
+	MOVQ      dst+0(FP), DI
+	MOVQ      w+16(FP), R10
+	Q4K_SETUP512
+	VMOVDQU64 ·k10(SB), Z24
+	VMOVDQU64 q5kMinIdx<>(SB), Z25
+
+row4ax512:
+	MOVQ   R10, SI
+	MOVQ   x+32(FP), R11
+	MOVQ   xstride+40(FP), AX
+	LEAQ   (R11)(AX*1), R12
+	LEAQ   (R12)(AX*1), R13
+	LEAQ   (R13)(AX*1), R14
+	MOVQ   nb+48(FP), BX
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS X15, X15, X15
+
+block4ax512:
+	Q4K_SCALES
+	VMOVQ           R9, X9
+	VPMOVZXBW       X9, X9
+	VPERMW          Z9, Z26, Z12
+	VPERMW          Z9, Z27, Z22
+	VPERMW          Z9, Z28, Z23
+	VPERMW          Z9, Z29, Z9
+	VBROADCASTI64X4 16(SI), Z13
+	VPXORD          Z0, Z0, Z0
+	VPXORD          Z1, Z1, Z1
+	VPXORD          Z2, Z2, Z2
+	VPXORD          Z3, Z3, Z3
+	Q5K_DECODE512(0, VPSLLVW, Z10, Z8)
+	Q5K_TOK512(4, Z8, Z12)
+	Q5K_DECODE512(1, VPSLLVW, Z10, Z8)
+	Q5K_TOK512(68, Z8, Z22)
+	Q5K_DECODE512(2, VPSRLVW, Z10, Z8)
+	Q5K_TOK512(132, Z8, Z23)
+	Q5K_DECODE512(3, VPSRLVW, Z10, Z8)
+	Q5K_TOK512(196, Z8, Z9)
+
+	VMOVD        (SI), X8
+	VCVTPH2PS    X8, X8
+	VBROADCASTSS X8, Y10
+	VMOVSHDUP    X8, X9
+	VBROADCASTSS X9, X11
+	Q5K_FINA512(R11, Z0, Y0, Y4)
+	Q5K_FINA512(R12, Z1, Y1, Y5)
+	Q5K_FINA512(R13, Z2, Y2, Y6)
+	Q5K_FINA512(R14, Z3, Y3, Y7)
+
+	// summs −= (dmin·y.d)·f32(mins), per token; AX = this block's aux
+	// data, aux + (nb − BX)·80.
+	MOVQ          nb+48(FP), AX
+	SUBQ          BX, AX
+	IMUL3Q        $80, AX, AX
+	ADDQ          aux+64(FP), AX
+	VMOVQ         DX, X20
+	VPMOVZXBW     X20, X20
+	VPERMD        Z20, Z25, Z20
+	VPMADDWD      16(AX), Z20, Z20
+	VEXTRACTI64X4 $1, Z20, Y21
+	VPADDD        Y21, Y20, Y20
+	VEXTRACTI32X4 $1, Y20, X21
+	VPADDD        X21, X20, X20
+	VCVTDQ2PS     X20, X20
+	VMULPS        (AX), X11, X21
+	VFNMADD231PS  X20, X21, X15
+
+	ADDQ $176, SI
+	ADDQ $292, R11
+	ADDQ $292, R12
+	ADDQ $292, R13
+	ADDQ $292, R14
+	DECQ BX
+	JNZ  block4ax512
+
+	MOVQ dstStride+8(FP), AX
+	SHLQ $2, AX
+	Q5K_STORE4
+
+	ADDQ $4, DI
+	ADDQ wstride+24(FP), R10
+	DECQ rows+56(FP)
+	JNZ  row4ax512
+	VZEROUPPER
+	RET
+
+// q5kMinIdx: VPERMD indices [0]*4 ++ [1]*4 ++ [2]*4 ++ [3]*4 (the mins
+// pairs, each repeated over a 128-bit group).
+DATA q5kMinIdx<>+0(SB)/8, $0
+DATA q5kMinIdx<>+8(SB)/8, $0
+DATA q5kMinIdx<>+16(SB)/8, $0x0000000100000001
+DATA q5kMinIdx<>+24(SB)/8, $0x0000000100000001
+DATA q5kMinIdx<>+32(SB)/8, $0x0000000200000002
+DATA q5kMinIdx<>+40(SB)/8, $0x0000000200000002
+DATA q5kMinIdx<>+48(SB)/8, $0x0000000300000003
+DATA q5kMinIdx<>+56(SB)/8, $0x0000000300000003
+GLOBL q5kMinIdx<>(SB), RODATA|NOPTR, $64

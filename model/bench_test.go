@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -61,4 +62,33 @@ func BenchmarkPrefill(b *testing.B) {
 
 func fixturePath(b *testing.B, dir, file string) string {
 	return testutil.Fixture(b, dir, file)
+}
+
+// BenchmarkDecodeBatch measures forward passes of n tokens with logits for
+// every token (a speculative decoding step: the sampled token and its
+// draft) at a context of 256; ms/pass against n shows how much a draft
+// token costs beyond the weight reads a single token already pays.
+func BenchmarkDecodeBatch(b *testing.B) {
+	l := benchModel(b, 256)
+	c, err := model.NewCache(l.m.Config(), 4096, quant.F16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	V := l.m.Config().Vocab
+	if err := l.m.Forward(l.ws, []model.Span{{Cache: c, Tokens: seqTokens(256), Logits: model.LogitsLast}}, make([]float32, V)); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 3, 4, 6, 8} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			logits := make([]float32, n*V)
+			span := []model.Span{{Cache: c, Tokens: seqTokens(n), Logits: model.LogitsAll}}
+			for b.Loop() {
+				c.Truncate(256)
+				if err := l.m.Forward(l.ws, span, logits); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/pass")
+		})
+	}
 }

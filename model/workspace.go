@@ -64,6 +64,7 @@ type Workspace struct {
 	scratch []*tensor.AttnScratch // per pool thread
 	errs    []error               // per pool thread
 	task    opTask
+	swiglu  swigluPrologue
 	mats    [3]kernels.Matrix
 	dsts    [3][]float32
 }
@@ -100,6 +101,7 @@ func NewWorkspace(c *Config, pool *kernels.Pool, maxTokens int) (*Workspace, err
 		ws.scratch = append(ws.scratch, tensor.NewAttnScratch(c.GQA(), c.HeadDim(), kvcache.PageCells))
 	}
 	ws.task.ws = ws
+	ws.swiglu.ws = ws
 	// kq_scale = 1/sqrtf(head_dim): no attention.scale key is read for
 	// these architectures (spec §3.1).
 	ws.kqScale = 1 / float32(math.Sqrt(float64(float32(c.HeadDim()))))
@@ -290,7 +292,7 @@ func (ws *Workspace) Attention(il int, b *Block, rope bool) error {
 // x += Wdown·(silu(Wgate·h) ⊙ Wup·h) with h = norm(x).
 func (ws *Workspace) FeedForward(il int, b *Block) error {
 	c, n := ws.cfg, ws.n
-	E, F := c.Embd, c.FFN
+	E := c.Embd
 	ws.task.layer, ws.task.norm = il, b.FFNNorm
 	if err := ws.run(opNorm, n); err != nil {
 		return err
@@ -301,10 +303,10 @@ func (ws *Workspace) FeedForward(il int, b *Block) error {
 	if err := ws.pool.MatMulMulti(ws.dsts[:2], ws.mats[:2], ws.h, n); err != nil {
 		return fmt.Errorf("model: layer %d gate/up: %w", il, err)
 	}
-	if err := ws.run(opSwiGLU, n*chunks(F)); err != nil {
-		return err
-	}
-	if err := ws.pool.MatMul(ws.h, b.Down, ws.gate, n); err != nil {
+	// SwiGLU runs as the down projection's prologue: each thread computes
+	// the chunks of silu(gate)⊙up it then quantizes, with no barrier of its
+	// own.
+	if err := ws.pool.MatMulPrologue(ws.h, b.Down, ws.gate, n, &ws.swiglu); err != nil {
 		return fmt.Errorf("model: layer %d ffn_down: %w", il, err)
 	}
 	ws.hook("ffn_out", il, ws.h, n, E)
@@ -354,7 +356,6 @@ const (
 	opRopeStore
 	opAttend
 	opAdd
-	opSwiGLU
 	opOutNorm
 )
 
@@ -407,11 +408,18 @@ func (t *opTask) Do(i, thread int) {
 	case opAdd:
 		lo, hi := i*chunkElems, min((i+1)*chunkElems, ws.n*E)
 		tensor.Add(ws.x[lo:hi], ws.h[lo:hi])
-	case opSwiGLU:
-		// Chunks never straddle rows: SwiGLU's vector/tail split is per row.
-		per := chunks(c.FFN)
-		r, k := i/per, i%per
-		lo, hi := r*c.FFN+k*chunkElems, r*c.FFN+min((k+1)*chunkElems, c.FFN)
-		tensor.SwiGLU(ws.gate[lo:hi], ws.gate[lo:hi], ws.up[lo:hi])
 	}
+}
+
+// swigluPrologue computes gate = silu(gate) ⊙ up chunk by chunk as the
+// prologue of the down projection (kernels.Prologue).
+type swigluPrologue struct{ ws *Workspace }
+
+// Prepare computes elements [e0, e1) of row t. Chunks start at multiples
+// of 1024, so they never split SwiGLU's 16-lane groups: the result is that
+// of one call over the whole row.
+func (p *swigluPrologue) Prepare(t, e0, e1 int) {
+	F := p.ws.cfg.FFN
+	lo, hi := t*F+e0, t*F+e1
+	tensor.SwiGLU(p.ws.gate[lo:hi], p.ws.gate[lo:hi], p.ws.up[lo:hi])
 }

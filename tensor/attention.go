@@ -98,9 +98,21 @@ func (kv *KVLayer) Attend(out, q []float32, kvh, nCells int, scale float32, deco
 	for p := 0; p*P < nCells; p++ {
 		nc := min(P, nCells-p*P)
 		kpage := kv.K[p][kvh*P*rowBytes:]
-		// Scores of this page: scale·q_g·K_j, each key row read once for
-		// the whole group.
-		for j := 0; j < nc; j++ {
+		// Scores of this page: scale·q_g·K_j.
+		if kv.Type == quant.F16 {
+			// One multi-row call per query head: the page's keys are
+			// contiguous rows, and the group's reads of them hit L1.
+			for g := 0; g < group; g++ {
+				sc := s.scores[g*P : g*P+nc]
+				kernels.DotF16F32Rows(sc, kpage, rowBytes, q[g*D:(g+1)*D], D)
+				for j := range sc {
+					sc[j] *= scale
+				}
+			}
+		}
+		// Other types: each key row is read (and dequantized) once for the
+		// whole group.
+		for j := 0; j < nc && kv.Type != quant.F16; j++ {
 			krow := kpage[j*rowBytes : (j+1)*rowBytes]
 			if kv.Type == quant.Q8_0 {
 				dequantQ8_0(krow, s.row)
@@ -130,10 +142,15 @@ func (kv *KVLayer) Attend(out, q []float32, kvh, nCells int, scale float32, deco
 				m[g] = mt
 			}
 			mg := m[g]
-			var sum float32
 			for j, v := range sc {
-				e := Exp(v - mg)
-				sc[j] = e
+				sc[j] = v - mg
+			}
+			// The assembly exponential (where there is one) gives Exp's bits.
+			for j := kernels.ExpVec(sc, sc); j < len(sc); j++ {
+				sc[j] = Exp(sc[j])
+			}
+			var sum float32
+			for _, e := range sc {
 				sum += e
 			}
 			l[g] += sum
@@ -172,21 +189,25 @@ func (kv *KVLayer) dotK(k []byte, q, row []float32) float32 {
 func (kv *KVLayer) accumulateV(acc []float32, s *AttnScratch, p, kvh, nc, group int) {
 	D, P := kv.HeadDim, kv.PageCells
 	switch kv.Type {
-	case quant.F32, quant.F16:
-		es := 4
-		if kv.Type == quant.F16 {
-			es = 2
+	case quant.F16:
+		// One multi-row call per query head over the transposed values
+		// (row d of the plane is dimension d of the page's cells); each
+		// accumulator gets one addition per page, as before.
+		plane := kv.V[p][kvh*D*P*2:]
+		tmp := s.row[:D]
+		for g := 0; g < group; g++ {
+			kernels.DotF16F32Rows(tmp, plane, 2*P, s.scores[g*P:g*P+nc], nc)
+			a := acc[g*D : (g+1)*D]
+			for d, v := range tmp {
+				a[d] += v
+			}
 		}
-		plane := kv.V[p][kvh*D*P*es:]
+	case quant.F32:
+		plane := kv.V[p][kvh*D*P*4:]
 		for d := 0; d < D; d++ {
-			vt := plane[d*P*es : (d*P+nc)*es]
+			vt := bytesF32(plane[d*P*4 : (d*P+nc)*4])
 			for g := 0; g < group; g++ {
-				sc := s.scores[g*P : g*P+nc]
-				if kv.Type == quant.F32 {
-					acc[g*D+d] += kernels.DotF32(bytesF32(vt), sc, nc)
-				} else {
-					acc[g*D+d] += kernels.DotF16F32(vt, sc, nc)
-				}
+				acc[g*D+d] += kernels.DotF32(vt, s.scores[g*P:g*P+nc], nc)
 			}
 		}
 	default: // Q8_0 rows

@@ -16,7 +16,11 @@
 // mismatched lengths are programmer errors and panic with an index error.
 package tensor
 
-import "math"
+import (
+	"math"
+
+	"github.com/smolbot/smolbot/kernels"
+)
 
 // RMSNorm computes dst = x / sqrt(mean(x²) + eps) ⊙ w over one row
 // (spec §3.2): the squares are computed in f32 and summed in f64, the scale
@@ -63,7 +67,8 @@ func SwiGLU(dst, gate, up []float32) {
 	gate = gate[:n]
 	up = up[:n]
 	nv := n &^ (simdLanes - 1)
-	for i := 0; i < nv; i++ {
+	// The assembly kernel (where there is one) computes the same lanes.
+	for i := kernels.SwiGLUVec(dst[:nv], gate, up); i < nv; i++ {
 		dst[i] = vsilu(gate[i]) * up[i]
 	}
 	for i := nv; i < n; i++ {

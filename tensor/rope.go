@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/smolbot/smolbot/kernels"
 )
 
 // RoPEConfig are the parameters of ggml_rope_ext in NORM (adjacent-pair)
@@ -133,7 +135,8 @@ func Rotate(x []float32, heads, headDim int, cs []float32) {
 	n := len(cs) &^ 1
 	for h := 0; h < heads; h++ {
 		v := x[h*headDim : h*headDim+n]
-		for i := 0; i+1 < n; i += 2 {
+		// The assembly kernel (where there is one) does the same operations.
+		for i := kernels.RoPEVec(v, cs[:n]); i+1 < n; i += 2 {
 			c, s := cs[i], cs[i+1]
 			x0, x1 := v[i], v[i+1]
 			v[i] = fma32(x0, c, -float32(x1*s))
