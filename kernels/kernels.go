@@ -18,14 +18,14 @@
 // package-level function values, and chosen again when a test calls
 // cpu.Force.
 //
-// Integer partial sums are exact in every version (spec §4.9). The float
-// kernels (F32, F16, BF16) and Q8_0 reproduce the f32 operations of
-// llama.cpp's AVX-512 CPU backend bit for bit (ggml_vec_dot_* for single
-// tokens, llamafile's tinyBLAS for batches; see dot_generic.go), and every
-// level gives the same bits as the generic kernel. The Q4_0 and K-quant
-// kernels keep their own f32 order, which differs between levels by about
-// 1e-6 relative to Σ|terms|. Within a level, MatMul's 4-token and 1-token
-// row kernels give bit-identical results for the same row and token.
+// Integer partial sums are exact in every version (spec §4.9). Every
+// kernel reproduces the f32 operations of llama.cpp's x86 CPU backend bit
+// for bit, and every level gives the same bits as the generic kernel: the
+// float types and Q8_0 as ggml_vec_dot_* for single tokens and llamafile's
+// tinyBLAS for batches (dot_generic.go), Q5_K and Q6_K as ggml's AVX2
+// vec_dot, and Q4_0 and Q4_K matrices with rows%8 == 0 as the repacked
+// Q4_0x8/Q4_Kx8 gemv (single tokens) and gemm (groups of four) kernels
+// (q40rep.go, q4krep.go); smaller Q4_0/Q4_K matrices use vec_dot's order.
 package kernels
 
 import (
