@@ -303,6 +303,8 @@ func (ws *Workspace) FeedForward(il int, b *Block) error {
 	if err := ws.pool.MatMulMulti(ws.dsts[:2], ws.mats[:2], ws.h, n); err != nil {
 		return fmt.Errorf("model: layer %d gate/up: %w", il, err)
 	}
+	ws.hook("ffn_gate", il, ws.gate, n, c.FFN)
+	ws.hook("ffn_up", il, ws.up, n, c.FFN)
 	// SwiGLU runs as the down projection's prologue: each thread computes
 	// the chunks of silu(gate)⊙up it then quantizes, with no barrier of its
 	// own.

@@ -612,7 +612,9 @@ var hookOps = map[string]string{
 	"kqv_out":       "attention",
 	"attn_out":      "attn_output",
 	"ffn_inp":       "add",
-	"ffn_out":       "ffn", // gate/up matmuls, SwiGLU, down matmul
+	"ffn_gate":      "ffn_gate_up", // gate and up matmuls (one MatMulMulti)
+	"ffn_up":        "ffn_gate_up",
+	"ffn_out":       "ffn", // a model without the hooks above: the whole block
 	"l_out":         "add",
 	"result_norm":   "output_norm",
 	"result_output": "lm_head",
@@ -628,9 +630,8 @@ type timer struct {
 func (t *timer) hook(name string, layer int, _ []float32, _, _ int) {
 	now := time.Now()
 	op := name
-	// Should the model add hooks inside the feed-forward block (llama.cpp
-	// has ffn_up, ffn_gate, ffn_swiglu), ffn_out then ends the down
-	// projection alone.
+	// After the gate/up hooks, ffn_out ends SwiGLU (the down projection's
+	// prologue) and the down projection.
 	if name == "ffn_out" && t.prev != "ffn_norm" {
 		op = "ffn_down"
 	}

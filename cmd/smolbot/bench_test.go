@@ -89,7 +89,7 @@ func TestBenchTableProfileBreakdown(t *testing.T) {
 	for _, want := range []string{
 		"| model ", " test |", " pp8 |", " tg4 |", "| q8_0 |", " ± ",
 		"read bandwidth", "decode roofline", "peak RSS",
-		"pp8 breakdown", "tg4 breakdown", "| ffn ", "| attention ", "| lm_head ", "per layer", "| outside |",
+		"pp8 breakdown", "tg4 breakdown", "| ffn_gate_up ", "| ffn_down ", "| attention ", "| lm_head ", "per layer", "| outside |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -179,7 +179,7 @@ func TestBenchRawBreakdown(t *testing.T) {
 			sum += op.MS
 			ops[op.Op] = true
 		}
-		for _, want := range []string{"embed", "qkv_rope", "attention", "attn_output", "ffn", "add", "lm_head"} {
+		for _, want := range []string{"embed", "qkv_rope", "attention", "attn_output", "ffn_gate_up", "ffn_down", "add", "lm_head"} {
 			if !ops[want] {
 				t.Errorf("breakdown lacks op %q: %v", want, pb.Ops)
 			}
