@@ -48,6 +48,24 @@ func BenchmarkDot(b *testing.B) {
 	}
 }
 
+// BenchmarkQ4KRepRows is BenchmarkDot for the repacked-form Q4_K gemv
+// kernel (q4kRep.rows), which single-token decode uses for every Q4_K
+// matrix with rows%8 == 0.
+func BenchmarkQ4KRepRows(b *testing.B) {
+	const rows, cols = 16, 2048
+	rng := rand.New(rand.NewPCG(1, 1))
+	nb := cols / 256
+	w := genWeights(rng, quant.Q4_K, rows*nb, modeRandom)
+	x := genActs(rng, quant.Q8_K, nb, modeRandom)
+	dst := make([]float32, rows)
+	benchLevels(b, func(b *testing.B) {
+		b.SetBytes(int64(len(w)))
+		for b.Loop() {
+			q4kRep.rows(dst, w, nb*q4KBytes, x, nb)
+		}
+	})
+}
+
 // bigWeights returns enough distinct copies of a rows×cols matrix to exceed
 // the last-level cache, so that a matvec that cycles through them reads
 // from DRAM as decode does.

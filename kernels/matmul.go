@@ -334,6 +334,13 @@ func (m *matmulState) setup(dsts [][]float32, ws []Matrix, x []float32, n, threa
 			rows = decodeItemBytes / rb
 			// At least 4 items per thread per matrix, for balance.
 			rows = min(rows, (w.Rows+4*threads-1)/(4*threads))
+			// Whole quads of rows (the nearest number): the repacked Q4_K
+			// kernel takes rows four at a time and the rest one by one,
+			// much more slowly (11008-column rows would otherwise leave 2
+			// of every 10).
+			if rows >= 4 {
+				rows = (rows + 2) &^ 3
+			}
 		} else {
 			rows = prefillTileBytes / rb
 			rows = min(rows, (w.Rows*m.tokTiles+4*threads-1)/(4*threads))

@@ -471,10 +471,9 @@ block4x512:
 
 // func q4kRepRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 //
-// Four rows at a time as in q4kRepRowsAVX512: each row's [4 integer lanes,
-// 4 mins terms] go through one shared transpose-and-add tree, and
-// [acc ×4, accm ×4] take one fused step per block. The last rows%4 rows
-// take the one-row loop.
+// Four rows at a time: each row's [4 integer lanes, 4 mins terms] go
+// through one shared transpose-and-add tree, and [acc ×4, accm ×4] take
+// one fused step per block. The last rows%4 rows take the one-row loop.
 TEXT ·q4kRepRowsAVX2(SB), NOSPLIT, $0-48
 	MOVQ    dst+0(FP), DI
 	MOVQ    w+8(FP), R10
@@ -736,81 +735,140 @@ repblock4:
 	VZEROUPPER
 	RET
 
-// Q4K_DECODEP512 is Q4K_DECODE512 for the block at P.
-#define Q4K_DECODEP512(P, c, dst) \
-	VBROADCASTI64X4 (16+32*c)(P), dst; \
-	VPSRLVW         Z30, dst, dst; \
-	VPANDD          Z31, dst, dst
+// The four-row AVX-512 gemv loop is bound by the number of vector
+// operations per block, so it keeps them few. The products go through
+// VPDPBUSD (four u8×s8 products per dword, |sum| ≤ 4·15·128, which a word
+// holds), VPACKSSDW packs two such vectors into words, and the sub-block
+// scales are applied to the word pairs: per block and row 4 VPDPBUSD, 2
+// VPACKSSDW and 2 scale multiplies instead of 4 VPMADDUBSW and 4 scale
+// multiplies. The nibbles come from two 64-byte loads (chunks 0-1 and
+// 2-3: low nibbles are sub-blocks 0, 2 / 4, 6, high nibbles 1, 3 / 5, 7),
+// so the Q8_K values are regrouped to match, once per block for the four
+// rows; the scales and mins of the four rows are unpacked together in
+// vector registers instead of in general registers row by row. Only the
+// order of the integer additions changes, so the results are the same.
 
-// Q4K_GEMV4ROW leaves in Z(sumi) the 16 integer lanes of the block at P
-// against the Q8_K block at R11, and in X(mins) its chunk mins terms
-// [M0..M3] (X9 = the Q8_K bsums pair sums, shared by the rows).
-#define Q4K_GEMV4ROW(P, sumi, mins) \
-	Q4K_SCALESP(P); \
-	VMOVQ      R9, X2; \
-	VPMOVZXBW  X2, X2; \
-	VPERMW     Z2, Z26, Z3; \
-	VPERMW     Z2, Z27, Z4; \
-	VPERMW     Z2, Z28, Z5; \
-	VPERMW     Z2, Z29, Z6; \
-	Q4K_DECODEP512(P, 0, Z7); \
-	VPMADDUBSW 4(R11), Z7, Z7; \
-	VPMADDWD   Z3, Z7, sumi; \
-	Q4K_DECODEP512(P, 1, Z8); \
-	VPMADDUBSW 68(R11), Z8, Z8; \
-	VPDPWSSD   Z4, Z8, sumi; \
-	Q4K_DECODEP512(P, 2, Z7); \
-	VPMADDUBSW 132(R11), Z7, Z7; \
-	VPDPWSSD   Z5, Z7, sumi; \
-	Q4K_DECODEP512(P, 3, Z8); \
-	VPMADDUBSW 196(R11), Z8, Z8; \
-	VPDPWSSD   Z6, Z8, sumi; \
-	VMOVQ      DX, X10; \
-	VPMOVZXBW  X10, X10; \
-	VPMADDWD   X9, X10, mins
+// Q4K_REPUNPACK4 unpacks the scales and mins of the blocks at a, b, c, d
+// (the addresses of their scale bytes; get_scale_min_k4, four rows at
+// once): in Z(S) 128-bit lane r is [sc0..sc7, m0..m7] of row r (bytes).
+// Clobbers Z2, Z4.
+#define Q4K_REPUNPACK4(a, b, c, d, S) \
+	VMOVDQU      a, X2; \
+	VINSERTI32X4 $1, b, Z2, Z2; \
+	VINSERTI32X4 $2, c, Z2, Z2; \
+	VINSERTI32X4 $3, d, Z2, Z2; \
+	VPSHUFD      $0x98, Z2, S; \
+	VPSHUFD      $0x50, Z2, Z4; \
+	VPSRLVD      q4kRepScCnt<>(SB), S, S; \
+	VPANDD       q4kRepScM1<>(SB), S, S; \
+	VPSRLD       $2, Z4, Z4; \
+	VPTERNLOGD   $0xF8, q4kRepScM2<>(SB), Z4, S
 
-// Q4K_SUM4x4 leaves in X(out) the sums of the 4 lanes of each of X(a)…X(d):
-// [Σa, Σb, Σc, Σd]. Clobbers X11, X12.
-#define Q4K_SUM4x4(a, b, c, d, out) \
-	VPUNPCKLDQ  b, a, X11; \
-	VPUNPCKHDQ  b, a, X12; \
-	VPADDD      X12, X11, X11; \
-	VPUNPCKLDQ  d, c, X12; \
+// Q4K_REPMINS4 leaves in Z(dst) the mins of the unpacked lanes Z(S) against
+// the Q8_K pair sums Z(P) (q4kRepMinIdx-spread: dword 4L+r = P_2L, P_2L+1):
+// dword 4L+r = m_2L·P_2L + m_2L+1·P_2L+1 of row r. Clobbers Z5.
+#define Q4K_REPMINS4(S, P, dst) \
+	VMOVDQU64     q4kRepSMIdx<>(SB), Z5; \
+	VPERMW        S, Z5, dst; \
+	VEXTRACTI64X4 $1, dst, Y5; \
+	VPMOVZXBW     Y5, dst; \
+	VPMADDWD      P, dst, dst
+
+// Q4K_REPY4 regroups the Q8_K values of the block at R11 to match the
+// nibbles of Q4K_REPROW: Z18 = [y0..31, y64..95], Z19 = [y32..63,
+// y96..127], Z20 = [y128..159, y192..223], Z21 = [y160..191, y224..255].
+#define Q4K_REPY4 \
+	VMOVDQU64     4(R11), Y18; \
+	VINSERTI64X4  $1, 68(R11), Z18, Z18; \
+	VMOVDQU64     36(R11), Y19; \
+	VINSERTI64X4  $1, 100(R11), Z19, Z19; \
+	VMOVDQU64     132(R11), Y20; \
+	VINSERTI64X4  $1, 196(R11), Z20, Z20; \
+	VMOVDQU64     164(R11), Y21; \
+	VINSERTI64X4  $1, 228(R11), Z21, Z21
+
+// Q4K_REPROW leaves in Z(sumi) the 16 integer lanes of the block at P
+// against the Q8_K block at R11 (Z18…Z21 from Q4K_REPY4; Z(S) from
+// Q4K_REPUNPACK4, sel = the VSHUFI32X4 selector of this row's lane). In
+// every 128-bit lane L VPACKSSDW leaves four dword sums of either vector,
+// of sub-blocks 2·(L/2) and 2·(L/2)+1 (+4 for chunks 2-3); the row's lane
+// of S, broadcast, is spread to match by VPSHUFB (Z22, Z23 =
+// q4kRepScShuf), which also widens the scales to words. Clobbers Z2…Z11.
+#define Q4K_REPROW(P, S, sel, sumi) \
+	VMOVDQU64 16(P), Z3; \
+	VMOVDQU64 80(P), Z5; \
+	VPANDD    Z3, Z31, Z2; \
+	VPSRLW    $4, Z3, Z3; \
+	VPANDD    Z31, Z3, Z3; \
+	VPANDD    Z5, Z31, Z4; \
+	VPSRLW    $4, Z5, Z5; \
+	VPANDD    Z31, Z5, Z5; \
+	VPXORD    Z6, Z6, Z6; \
+	VPXORD    Z7, Z7, Z7; \
+	VPXORD    Z8, Z8, Z8; \
+	VPXORD    Z9, Z9, Z9; \
+	VPDPBUSD  Z18, Z2, Z6; \
+	VPDPBUSD  Z19, Z3, Z7; \
+	VPDPBUSD  Z20, Z4, Z8; \
+	VPDPBUSD  Z21, Z5, Z9; \
+	VPACKSSDW Z7, Z6, Z6; \
+	VPACKSSDW Z9, Z8, Z8; \
+	VSHUFI32X4 $sel, S, S, Z10; \
+	VPSHUFB   Z22, Z10, Z11; \
+	VPSHUFB   Z23, Z10, Z10; \
+	VPMADDWD  Z11, Z6, sumi; \
+	VPDPWSSD  Z10, Z8, sumi
+
+// Q4K_REPTREE leaves in Z(out) the integer lanes of four rows Z(a)…Z(d)
+// added by an unpack-and-add tree: [a b c d] partial sums in every 128-bit
+// group. Clobbers Z2, Z3, Z5.
+#define Q4K_REPTREE(a, b, c, d, out) \
+	VPUNPCKLDQ  b, a, Z2; \
+	VPUNPCKHDQ  b, a, Z3; \
+	VPADDD      Z3, Z2, Z2; \
+	VPUNPCKLDQ  d, c, Z3; \
 	VPUNPCKHDQ  d, c, out; \
-	VPADDD      out, X12, X12; \
-	VPUNPCKLQDQ X12, X11, out; \
-	VPUNPCKHQDQ X12, X11, X12; \
-	VPADDD      X12, out, out
+	VPADDD      out, Z3, Z3; \
+	VPUNPCKLQDQ Z3, Z2, out; \
+	VPUNPCKHQDQ Z3, Z2, Z5; \
+	VPADDD      Z5, out, out
 
 // func q4kRepRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 //
-// Four rows at a time, the rows in the lanes of the accumulators X0 (acc)
-// and X1 (accm): the horizontal sums of the four rows' integer lanes share
-// one reduction tree. The last rows%4 rows take the one-row loop.
+// Four rows at a time (see above), the rows in the lanes of the
+// accumulators X0 (acc) and X1 (accm): the horizontal sums of the four
+// rows' integer lanes share one reduction tree. The last rows%4 rows take
+// the one-row loop.
 TEXT ·q4kRepRowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ      dst+0(FP), DI
 	MOVQ      w+8(FP), R10
-	Q4K_SETUP512
-	VMOVDQU64 q4kRepDeint<>(SB), Y24
+	VMOVDQU64 ·k0F(SB), Z31
+	VMOVDQU64 q4kRepDeint<>(SB), Y30
+	VMOVDQU64 q4kRepScShuf<>+0(SB), Z22
+	VMOVDQU64 q4kRepScShuf<>+64(SB), Z23
 
 quad512:
 	CMPQ rows+40(FP), $4
-	JLT  reprow512
+	JLT  tail512
 	MOVQ   wstride+16(FP), AX
 	MOVQ   R10, SI
 	LEAQ   (SI)(AX*1), R12
 	LEAQ   (R12)(AX*1), R13
 	LEAQ   (R13)(AX*1), R14
 	LEAQ   (R14)(AX*1), R15
+	ADDQ   $4096, R15
 	MOVQ   x+24(FP), R11
 	MOVQ   nb+32(FP), BX
 	VXORPS X0, X0, X0
 	VXORPS X1, X1, X1
 
 quadblock512:
-	// Prefetch the next quad's rows as fast as this quad's are read (576
-	// bytes a block): reading four adjacent rows block by block defeats
-	// the hardware prefetchers.
+	// Prefetch the next quad's rows, 4 KiB further on, as fast as this
+	// quad's are read (576 bytes a block): reading four adjacent rows
+	// block by block defeats the hardware prefetchers, and from DRAM at 2
+	// threads the next quad's start was measured to be too close for
+	// short rows (2048 columns; the next-but-one quad was too far for long
+	// ones).
 	PREFETCHT0 (R15)
 	PREFETCHT0 64(R15)
 	PREFETCHT0 128(R15)
@@ -821,45 +879,45 @@ quadblock512:
 	PREFETCHT0 448(R15)
 	PREFETCHT0 512(R15)
 	ADDQ       $576, R15
-	VMOVDQU 260(R11), X9
-	VPHADDW 276(R11), X9, X9
-	Q4K_GEMV4ROW(SI, Z16, X20)
-	Q4K_GEMV4ROW(R12, Z17, X21)
-	Q4K_GEMV4ROW(R13, Z18, X22)
-	Q4K_GEMV4ROW(R14, Z19, X23)
+	Q4K_REPUNPACK4(4(SI), 4(R12), 4(R13), 4(R14), Z16)
+	Q4K_REPY4
+	Q4K_REPROW(SI, Z16, 0x00, Z12)
+	Q4K_REPROW(R12, Z16, 0x55, Z13)
+	Q4K_REPROW(R13, Z16, 0xAA, Z14)
+	Q4K_REPROW(R14, Z16, 0xFF, Z15)
 
-	// [I_r0 … I_r3]: an unpack-and-add tree leaves [r0 r1 r2 r3] partial
-	// sums in every 128-bit group, then the groups are added.
-	VPUNPCKLDQ    Z17, Z16, Z11
-	VPUNPCKHDQ    Z17, Z16, Z12
-	VPADDD        Z12, Z11, Z11
-	VPUNPCKLDQ    Z19, Z18, Z12
-	VPUNPCKHDQ    Z19, Z18, Z13
-	VPADDD        Z13, Z12, Z12
-	VPUNPCKLQDQ   Z12, Z11, Z13
-	VPUNPCKHQDQ   Z12, Z11, Z14
-	VPADDD        Z14, Z13, Z13
-	VEXTRACTI64X4 $1, Z13, Y14
-	VPADDD        Y14, Y13, Y13
-	VEXTRACTI128  $1, Y13, X14
-	VPADDD        X14, X13, X13
-	Q4K_SUM4x4(X20, X21, X22, X23, X14)
-	VCVTDQ2PS X13, X13
-	VCVTDQ2PS X14, X14
+	// [I_r0 … I_r3], then [M_r0 … M_r3] from the pair sums P_j =
+	// bsums[2j] + bsums[2j+1]: each time the four 128-bit groups added.
+	Q4K_REPTREE(Z12, Z13, Z14, Z15, Z4)
+	VEXTRACTI64X4 $1, Z4, Y5
+	VPADDD        Y5, Y4, Y4
+	VEXTRACTI128  $1, Y4, X5
+	VPADDD        X5, X4, X13
+	VMOVDQU       260(R11), X9
+	VPHADDW       276(R11), X9, X9
+	VMOVDQU64     q4kRepMinIdx<>(SB), Z3
+	VPERMD        Z9, Z3, Z3
+	Q4K_REPMINS4(Z16, Z3, Z2)
+	VEXTRACTI64X4 $1, Z2, Y3
+	VPADDD        Y3, Y2, Y2
+	VEXTRACTI128  $1, Y2, X3
+	VPADDD        X3, X2, X14
+	VCVTDQ2PS     X13, X13
+	VCVTDQ2PS     X14, X14
 
 	// [d_r·y.d] and [dmin_r·y.d]
 	MOVL         (SI), AX
-	VMOVD        AX, X15
-	VPINSRD      $1, (R12), X15, X15
-	VPINSRD      $2, (R13), X15, X15
-	VPINSRD      $3, (R14), X15, X15
-	VCVTPH2PS    X15, Y15
-	VBROADCASTSS (R11), Y12
-	VMULPS       Y12, Y15, Y15
-	VPERMPS      Y15, Y24, Y15
-	VFMADD231PS  X13, X15, X0
-	VEXTRACTF128 $1, Y15, X15
-	VFMADD231PS  X14, X15, X1
+	VMOVD        AX, X6
+	VPINSRD      $1, (R12), X6, X6
+	VPINSRD      $2, (R13), X6, X6
+	VPINSRD      $3, (R14), X6, X6
+	VCVTPH2PS    X6, Y6
+	VBROADCASTSS (R11), Y7
+	VMULPS       Y7, Y6, Y6
+	VPERMPS      Y6, Y30, Y6
+	VFMADD231PS  X13, X6, X0
+	VEXTRACTF128 $1, Y6, X6
+	VFMADD231PS  X14, X6, X1
 
 	ADDQ $144, SI
 	ADDQ $144, R12
@@ -876,6 +934,9 @@ quadblock512:
 	LEAQ    (R10)(AX*4), R10
 	SUBQ    $4, rows+40(FP)
 	JMP     quad512
+
+tail512:
+	Q4K_SETUP512
 
 reprow512:
 	CMPQ   rows+40(FP), $0
@@ -1063,3 +1124,69 @@ DATA q4kRepDeint<>+8(SB)/8, $0x0000000600000004
 DATA q4kRepDeint<>+16(SB)/8, $0x0000000300000001
 DATA q4kRepDeint<>+24(SB)/8, $0x0000000700000005
 GLOBL q4kRepDeint<>(SB), RODATA|NOPTR, $32
+
+// q4kRepScShuf: the two VPSHUFB masks of Q4K_REPROW (chunks 0-1, then
+// 2-3): in 128-bit lane L, words 0-3 take byte 2·(L/2) (+4 for chunks 2-3)
+// and words 4-7 the byte after it, zero-extended.
+DATA q4kRepScShuf<>+0(SB)/8, $0x8000800080008000
+DATA q4kRepScShuf<>+8(SB)/8, $0x8001800180018001
+DATA q4kRepScShuf<>+16(SB)/8, $0x8000800080008000
+DATA q4kRepScShuf<>+24(SB)/8, $0x8001800180018001
+DATA q4kRepScShuf<>+32(SB)/8, $0x8002800280028002
+DATA q4kRepScShuf<>+40(SB)/8, $0x8003800380038003
+DATA q4kRepScShuf<>+48(SB)/8, $0x8002800280028002
+DATA q4kRepScShuf<>+56(SB)/8, $0x8003800380038003
+DATA q4kRepScShuf<>+64(SB)/8, $0x8004800480048004
+DATA q4kRepScShuf<>+72(SB)/8, $0x8005800580058005
+DATA q4kRepScShuf<>+80(SB)/8, $0x8004800480048004
+DATA q4kRepScShuf<>+88(SB)/8, $0x8005800580058005
+DATA q4kRepScShuf<>+96(SB)/8, $0x8006800680068006
+DATA q4kRepScShuf<>+104(SB)/8, $0x8007800780078007
+DATA q4kRepScShuf<>+112(SB)/8, $0x8006800680068006
+DATA q4kRepScShuf<>+120(SB)/8, $0x8007800780078007
+GLOBL q4kRepScShuf<>(SB), RODATA|NOPTR, $128
+
+// q4kRepSMIdx: VPERMW indices whose upper 16 words gather the mins of the
+// four unpacked [sc0..7, m0..7] lanes of Q4K_REPUNPACK4 as byte pairs
+// (word 16+4L+r = m_2L, m_2L+1 of row r); the lower 16 are not used.
+DATA q4kRepSMIdx<>+0(SB)/8, $0x0003000200010000
+DATA q4kRepSMIdx<>+8(SB)/8, $0x000b000a00090008
+DATA q4kRepSMIdx<>+16(SB)/8, $0x0013001200110010
+DATA q4kRepSMIdx<>+24(SB)/8, $0x001b001a00190018
+DATA q4kRepSMIdx<>+32(SB)/8, $0x001c0014000c0004
+DATA q4kRepSMIdx<>+40(SB)/8, $0x001d0015000d0005
+DATA q4kRepSMIdx<>+48(SB)/8, $0x001e0016000e0006
+DATA q4kRepSMIdx<>+56(SB)/8, $0x001f0017000f0007
+GLOBL q4kRepSMIdx<>(SB), RODATA|NOPTR, $64
+
+// q4kRepScCnt, q4kRepScM1, q4kRepScM2: per 128-bit lane, the VPSRLVD counts
+// and the two masks of the vector get_scale_min_k4 (Q4K_REPUNPACK4).
+DATA q4kRepScCnt<>+0(SB)/8, $0x0000000000000000
+DATA q4kRepScCnt<>+8(SB)/8, $0x0000000400000000
+DATA q4kRepScCnt<>+16(SB)/8, $0x0000000000000000
+DATA q4kRepScCnt<>+24(SB)/8, $0x0000000400000000
+DATA q4kRepScCnt<>+32(SB)/8, $0x0000000000000000
+DATA q4kRepScCnt<>+40(SB)/8, $0x0000000400000000
+DATA q4kRepScCnt<>+48(SB)/8, $0x0000000000000000
+DATA q4kRepScCnt<>+56(SB)/8, $0x0000000400000000
+GLOBL q4kRepScCnt<>(SB), RODATA|NOPTR, $64
+
+DATA q4kRepScM1<>+0(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA q4kRepScM1<>+8(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA q4kRepScM1<>+16(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA q4kRepScM1<>+24(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA q4kRepScM1<>+32(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA q4kRepScM1<>+40(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA q4kRepScM1<>+48(SB)/8, $0x0f0f0f0f3f3f3f3f
+DATA q4kRepScM1<>+56(SB)/8, $0x0f0f0f0f3f3f3f3f
+GLOBL q4kRepScM1<>(SB), RODATA|NOPTR, $64
+
+DATA q4kRepScM2<>+0(SB)/8, $0x3030303000000000
+DATA q4kRepScM2<>+8(SB)/8, $0x3030303000000000
+DATA q4kRepScM2<>+16(SB)/8, $0x3030303000000000
+DATA q4kRepScM2<>+24(SB)/8, $0x3030303000000000
+DATA q4kRepScM2<>+32(SB)/8, $0x3030303000000000
+DATA q4kRepScM2<>+40(SB)/8, $0x3030303000000000
+DATA q4kRepScM2<>+48(SB)/8, $0x3030303000000000
+DATA q4kRepScM2<>+56(SB)/8, $0x3030303000000000
+GLOBL q4kRepScM2<>(SB), RODATA|NOPTR, $64
