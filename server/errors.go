@@ -42,6 +42,14 @@ var errUnauthorized = errors.New("invalid or missing API key: send \"Authorizati
 // errForbiddenOrigin: a cross-site form post to a mutating UI route.
 var errForbiddenOrigin = errors.New("cross-site request refused")
 
+// unknownRouteError: a request for a path (or method) the server does not
+// serve.
+type unknownRouteError struct{ method, path string }
+
+func (e *unknownRouteError) Error() string {
+	return "unknown request URL: " + e.method + " " + e.path
+}
+
 // classify maps any error to its HTTP status and OpenAI error fields. It is
 // the only place that knows which error is whose fault.
 func classify(err error) httpError {
@@ -49,6 +57,7 @@ func classify(err error) httpError {
 		bad     *badRequestError
 		long    *PromptTooLongError
 		maxB    *http.MaxBytesError
+		route   *unknownRouteError
 		invalid = "invalid_request_error"
 	)
 	switch {
@@ -62,6 +71,8 @@ func classify(err error) httpError {
 		return httpError{http.StatusUnauthorized, "authentication_error", "invalid_api_key", "", err.Error()}
 	case errors.Is(err, errForbiddenOrigin):
 		return httpError{http.StatusForbidden, "permission_error", "", "", err.Error()}
+	case errors.As(err, &route):
+		return httpError{http.StatusNotFound, invalid, "unknown_url", "", route.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return httpError{http.StatusNotFound, invalid, "not_found", "", "not found"}
 	case errors.Is(err, errConflict):

@@ -227,6 +227,9 @@ func (s *Server) routes() {
 	s.handle("POST /s/{sid}/title", s.ui(s.handleRename))
 	s.handle("POST /s/{sid}/settings", s.ui(s.handleSettings))
 	s.handle("DELETE /s/{sid}", s.ui(s.handleDelete))
+	// Everything else: an OpenAI-shaped error under /v1/, a page elsewhere.
+	s.handle("/v1/", s.api(s.handleAPINotFound))
+	s.handle("/", s.handleNotFound)
 }
 
 func (s *Server) handle(pattern string, h http.HandlerFunc) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -78,6 +79,10 @@ func (s *Server) handleNewChat(w http.ResponseWriter, r *http.Request) {
 // handleSessionPage is GET /s/{sid}.
 func (s *Server) handleSessionPage(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.store.Session(r.Context(), r.PathValue("sid"))
+	if errors.Is(err, store.ErrNotFound) {
+		s.notFoundPage(w, r, "This conversation does not exist: it may have been deleted.")
+		return
+	}
 	if err != nil {
 		s.uiError(w, r, err)
 		return
@@ -88,6 +93,27 @@ func (s *Server) handleSessionPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "page", p)
+}
+
+// handleNotFound answers a page request for a path the server does not
+// have (a mistyped or stale link) with a page leading back to the chats.
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.uiError(w, r, &unknownRouteError{r.Method, r.URL.Path})
+		return
+	}
+	s.notFoundPage(w, r, "There is no page at "+r.URL.Path+".")
+}
+
+func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request, msg string) {
+	p := s.basePage(r)
+	p.Title, p.Error = "Not found · smolbot", msg
+	s.render(w, r, http.StatusNotFound, "notfound", p)
+}
+
+// handleAPINotFound answers a request under /v1/ that no API route takes.
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	s.apiError(w, r, &unknownRouteError{r.Method, r.URL.Path})
 }
 
 // messageForm reads a typed message and its thinking toggle.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -215,8 +216,46 @@ func TestWebChatFlow(t *testing.T) {
 	if code != 204 || h.Get("HX-Redirect") != "/" {
 		t.Fatalf("delete: %d %v", code, h)
 	}
-	if code, _, _ := u.do("GET", "/s/"+sid, nil); code != 404 {
-		t.Fatalf("deleted chat: %d", code)
+	if code, h, body := u.do("GET", "/s/"+sid, nil); code != 404 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "does not exist") || !strings.Contains(body, `href="/"`) {
+		t.Fatalf("deleted chat: %d %v %s", code, h, body)
+	}
+}
+
+// TestNotFound checks the answers for paths the server does not serve: a
+// page leading back to the chats for a browser, OpenAI's error JSON under
+// /v1/, a short message for a stray form post.
+func TestNotFound(t *testing.T) {
+	ts := startServer(t, newModel(t, loopScript), Config{})
+	u := newUIClient(t, ts)
+	code, h, body := u.do("GET", "/no/such/page", nil)
+	if code != 404 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "There is no page at /no/such/page.") || !strings.Contains(body, `href="/"`) {
+		t.Fatalf("unknown page: %d %v %s", code, h, body)
+	}
+	if strings.Contains(body, "<script>alert") {
+		t.Fatal("path echoed unescaped")
+	}
+	if code, _, body := u.do("GET", "/<script>alert(1)</script>", nil); code != 404 || strings.Contains(body, "<script>alert") {
+		t.Fatalf("unknown page with markup in the path: %d %s", code, body)
+	}
+	code, h, body = u.do("GET", "/v1/no-such-endpoint", nil)
+	var e struct {
+		Error struct{ Message, Type, Code string }
+	}
+	if err := json.Unmarshal([]byte(body), &e); err != nil || code != 404 || !strings.HasPrefix(h.Get("Content-Type"), "application/json") ||
+		e.Error.Code != "unknown_url" || e.Error.Type != "invalid_request_error" || !strings.Contains(e.Error.Message, "GET /v1/no-such-endpoint") {
+		t.Fatalf("unknown API path: %d %v %s (%v)", code, h, body, err)
+	}
+	if code, _, body := u.do("POST", "/no/such/form", url.Values{"a": {"b"}}); code != 404 || !strings.Contains(body, "unknown request URL: POST /no/such/form") {
+		t.Fatalf("unknown form post: %d %s", code, body)
+	}
+	// The real routes still answer.
+	if code, _, _ := u.do("GET", "/", nil); code != 200 {
+		t.Fatalf("home: %d", code)
+	}
+	if code, _, _ := u.do("GET", "/v1/models", nil); code != 200 {
+		t.Fatalf("models: %d", code)
 	}
 }
 
