@@ -287,8 +287,10 @@ func BenchmarkDecodeMatrices(b *testing.B) {
 		{"qkv", []Matrix{randMatrix(rng, quant.Q4_K, d, d), randMatrix(rng, quant.Q4_K, kv, d), randMatrix(rng, quant.Q6_K, kv, d)}},
 		{"q", []Matrix{randMatrix(rng, quant.Q4_K, d, d)}},
 		{"gate_up", []Matrix{randMatrix(rng, quant.Q4_K, ff, d), randMatrix(rng, quant.Q4_K, ff, d)}},
+		{"down_q4k", []Matrix{randMatrix(rng, quant.Q4_K, d, ff)}},
+		{"down_q6k", []Matrix{randMatrix(rng, quant.Q6_K, d, ff)}},
 	}
-	x := randF32(rng, d)
+	x := randF32(rng, ff)
 	for _, c := range cases {
 		bytes := 0
 		for _, m := range c.ms {
@@ -310,7 +312,7 @@ func BenchmarkDecodeMatrices(b *testing.B) {
 			b.SetBytes(int64(bytes))
 			i := 0
 			for b.Loop() {
-				if err := p.MatMulMulti(dsts, copies[i%len(copies)], x, 1); err != nil {
+				if err := p.MatMulMulti(dsts, copies[i%len(copies)], x[:c.ms[0].Cols], 1); err != nil {
 					b.Fatal(err)
 				}
 				i++

@@ -1,12 +1,12 @@
 // Macros shared by the amd64 kernels.
 
-// Q4K_SCALES unpacks the scales and mins of the block at SI (spec §4.4,
+// Q4K_SCALESP unpacks the scales and mins of the block at P (spec §4.4,
 // get_scale_min_k4) into R9 (sc0..sc7, one per byte) and DX (m0..m7).
 // Clobbers AX, CX, R8.
-#define Q4K_SCALES \
-	MOVL 4(SI), AX; \
-	MOVL 8(SI), CX; \
-	MOVL 12(SI), DX; \
+#define Q4K_SCALESP(P) \
+	MOVL 4(P), AX; \
+	MOVL 8(P), CX; \
+	MOVL 12(P), DX; \
 	MOVL AX, R8; \
 	SHRL $6, R8; \
 	ANDL $0x03030303, R8; \
@@ -27,6 +27,9 @@
 	ORQ  AX, R9; \
 	SHLQ $32, DX; \
 	ORQ  CX, DX
+
+// Q4K_SCALES is Q4K_SCALESP for the block at SI.
+#define Q4K_SCALES Q4K_SCALESP(SI)
 
 // HSUM8 leaves the sum of the 8 lanes of Y(acc) in the low lane of X(acc).
 #define HSUM8(acc, yacc, tmp) \

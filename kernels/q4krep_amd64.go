@@ -73,9 +73,13 @@ func q4kRepAux(aux []byte, x []byte, xstride, nb int) {
 	}
 }
 
-// q4kRepRows4Check checks a four-token call as wrapRows does and reports
-// whether there is anything to compute.
-func q4kRepRows4Check(dst []float32, dstStride int, w []byte, wstride int, x []byte, xstride int, nb, nrows int) bool {
+// rows4Aux does the checks of wrapRows for a four-token call of an
+// assembly kernel that takes q4kRepAux token data (weight blocks of wBytes
+// bytes), runs long, the kernel of rows longer than q4kRepAuxBlocks
+// blocks, when the rows are that long, and reports whether the caller is
+// left to run its kernel. The callers call their kernel directly, not
+// through a func value, so that aux stays on their stack.
+func rows4Aux(long rows4Func, wBytes int, dst []float32, dstStride int, w []byte, wstride int, x []byte, xstride int, nb, nrows int) bool {
 	if nrows <= 0 {
 		return false
 	}
@@ -88,37 +92,28 @@ func q4kRepRows4Check(dst []float32, dstStride int, w []byte, wstride int, x []b
 		}
 		return false
 	}
-	checkRows(nrows, len(w), wstride, len(x), xstride, nb, q4KBytes, q8KBytes, 4)
+	checkRows(nrows, len(w), wstride, len(x), xstride, nb, wBytes, q8KBytes, 4)
+	if nb > q4kRepAuxBlocks {
+		long(dst, dstStride, w, wstride, x, xstride, nb, nrows)
+		return false
+	}
 	return true
 }
 
-// The four-token wrappers call their kernel directly so that aux stays on
-// the stack.
-
 func q4kRepRows4AVX2Go(dst []float32, dstStride int, w []byte, wstride int, x []byte, xstride int, nb, nrows int) {
-	if !q4kRepRows4Check(dst, dstStride, w, wstride, x, xstride, nb, nrows) {
-		return
+	if rows4Aux(q4kRepRows4Long, q4KBytes, dst, dstStride, w, wstride, x, xstride, nb, nrows) {
+		var aux [q4kRepAuxBlocks * q4kRepAuxBytes]byte
+		q4kRepAux(aux[:], x, xstride, nb)
+		q4kRepRows4AVX2(&dst[0], dstStride, &w[0], wstride, &x[0], xstride, nb, nrows, &aux[0])
 	}
-	if nb > q4kRepAuxBlocks {
-		q4kRepRows4Long(dst, dstStride, w, wstride, x, xstride, nb, nrows)
-		return
-	}
-	var aux [q4kRepAuxBlocks * q4kRepAuxBytes]byte
-	q4kRepAux(aux[:], x, xstride, nb)
-	q4kRepRows4AVX2(&dst[0], dstStride, &w[0], wstride, &x[0], xstride, nb, nrows, &aux[0])
 }
 
 func q4kRepRows4AVX512Go(dst []float32, dstStride int, w []byte, wstride int, x []byte, xstride int, nb, nrows int) {
-	if !q4kRepRows4Check(dst, dstStride, w, wstride, x, xstride, nb, nrows) {
-		return
+	if rows4Aux(q4kRepRows4Long, q4KBytes, dst, dstStride, w, wstride, x, xstride, nb, nrows) {
+		var aux [q4kRepAuxBlocks * q4kRepAuxBytes]byte
+		q4kRepAux(aux[:], x, xstride, nb)
+		q4kRepRows4AVX512(&dst[0], dstStride, &w[0], wstride, &x[0], xstride, nb, nrows, &aux[0])
 	}
-	if nb > q4kRepAuxBlocks {
-		q4kRepRows4Long(dst, dstStride, w, wstride, x, xstride, nb, nrows)
-		return
-	}
-	var aux [q4kRepAuxBlocks * q4kRepAuxBytes]byte
-	q4kRepAux(aux[:], x, xstride, nb)
-	q4kRepRows4AVX512(&dst[0], dstStride, &w[0], wstride, &x[0], xstride, nb, nrows, &aux[0])
 }
 
 // The single-output forms call the kernels directly (not through a func
@@ -186,27 +181,11 @@ func q5kRows4AuxAVX512(dst *float32, dstStride int, w *byte, wstride int, x *byt
 // q4kRepAuxBlocks blocks.
 var q5kRows4Long = genericRows4(dotQ5KQ8KGeneric)
 
-// q5kRows4AVX512Go is the four-token Q5_K entry of the AVX-512 level: the
-// checks of wrapRows, the token data on the stack, the kernel.
+// q5kRows4AVX512Go is the four-token Q5_K entry of the AVX-512 level.
 func q5kRows4AVX512Go(dst []float32, dstStride int, w []byte, wstride int, x []byte, xstride int, nb, nrows int) {
-	if nrows <= 0 {
-		return
+	if rows4Aux(q5kRows4Long, q5KBytes, dst, dstStride, w, wstride, x, xstride, nb, nrows) {
+		var aux [q4kRepAuxBlocks * q4kRepAuxBytes]byte
+		q4kRepAux(aux[:], x, xstride, nb)
+		q5kRows4AuxAVX512(&dst[0], dstStride, &w[0], wstride, &x[0], xstride, nb, nrows, &aux[0])
 	}
-	if len(dst) < 3*dstStride+nrows || dstStride < nrows {
-		panic(fmt.Sprintf("kernels: rows4 output of %d values for 4×%d rows (stride %d)", len(dst), nrows, dstStride))
-	}
-	if nb == 0 {
-		for t := 0; t < 4; t++ {
-			clear(dst[t*dstStride : t*dstStride+nrows])
-		}
-		return
-	}
-	checkRows(nrows, len(w), wstride, len(x), xstride, nb, q5KBytes, q8KBytes, 4)
-	if nb > q4kRepAuxBlocks {
-		q5kRows4Long(dst, dstStride, w, wstride, x, xstride, nb, nrows)
-		return
-	}
-	var aux [q4kRepAuxBlocks * q4kRepAuxBytes]byte
-	q4kRepAux(aux[:], x, xstride, nb)
-	q5kRows4AuxAVX512(&dst[0], dstStride, &w[0], wstride, &x[0], xstride, nb, nrows, &aux[0])
 }
