@@ -206,6 +206,31 @@ block4:
 
 // ------------------------------------------------------------- AVX-512
 
+// Q4K_INT512 leaves in Z1 the 16 integer lanes of the Q4_K block at SI
+// against the Q8_K block at R11 (sub-block scales applied), and the mins
+// bytes in DX (Q4K_SCALES). Clobbers Z2…Z8.
+#define Q4K_INT512 \
+	Q4K_SCALES; \
+	VMOVQ     R9, X2; \
+	VPMOVZXBW X2, X2; \
+	VPERMW    Z2, Z26, Z3; \
+	VPERMW    Z2, Z27, Z4; \
+	VPERMW    Z2, Z28, Z5; \
+	VPERMW    Z2, Z29, Z6; \
+	VPXORD    Z1, Z1, Z1; \
+	Q4K_DECODE512(0, Z7); \
+	VPMADDUBSW 4(R11), Z7, Z7; \
+	VPDPWSSD   Z3, Z7, Z1; \
+	Q4K_DECODE512(1, Z8); \
+	VPMADDUBSW 68(R11), Z8, Z8; \
+	VPDPWSSD   Z4, Z8, Z1; \
+	Q4K_DECODE512(2, Z7); \
+	VPMADDUBSW 132(R11), Z7, Z7; \
+	VPDPWSSD   Z5, Z7, Z1; \
+	Q4K_DECODE512(3, Z8); \
+	VPMADDUBSW 196(R11), Z8, Z8; \
+	VPDPWSSD   Z6, Z8, Z1
+
 // func q4kRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 TEXT ·q4kRowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
@@ -219,26 +244,7 @@ row512:
 	VXORPS Z0, Z0, Z0
 
 block512:
-	Q4K_SCALES
-	VMOVQ     R9, X2
-	VPMOVZXBW X2, X2
-	VPERMW    Z2, Z26, Z3
-	VPERMW    Z2, Z27, Z4
-	VPERMW    Z2, Z28, Z5
-	VPERMW    Z2, Z29, Z6
-	VPXORD    Z1, Z1, Z1
-	Q4K_DECODE512(0, Z7)
-	VPMADDUBSW 4(R11), Z7, Z7
-	VPDPWSSD   Z3, Z7, Z1
-	Q4K_DECODE512(1, Z8)
-	VPMADDUBSW 68(R11), Z8, Z8
-	VPDPWSSD   Z4, Z8, Z1
-	Q4K_DECODE512(2, Z7)
-	VPMADDUBSW 132(R11), Z7, Z7
-	VPDPWSSD   Z5, Z7, Z1
-	Q4K_DECODE512(3, Z8)
-	VPMADDUBSW 196(R11), Z8, Z8
-	VPDPWSSD   Z6, Z8, Z1
+	Q4K_INT512
 
 	VMOVD        (SI), X8
 	VCVTPH2PS    X8, X8
@@ -926,26 +932,7 @@ reprow512:
 	VXORPS X0, X0, X0
 
 repblock512:
-	Q4K_SCALES
-	VMOVQ     R9, X2
-	VPMOVZXBW X2, X2
-	VPERMW    Z2, Z26, Z3
-	VPERMW    Z2, Z27, Z4
-	VPERMW    Z2, Z28, Z5
-	VPERMW    Z2, Z29, Z6
-	VPXORD    Z1, Z1, Z1
-	Q4K_DECODE512(0, Z7)
-	VPMADDUBSW 4(R11), Z7, Z7
-	VPDPWSSD   Z3, Z7, Z1
-	Q4K_DECODE512(1, Z8)
-	VPMADDUBSW 68(R11), Z8, Z8
-	VPDPWSSD   Z4, Z8, Z1
-	Q4K_DECODE512(2, Z7)
-	VPMADDUBSW 132(R11), Z7, Z7
-	VPDPWSSD   Z5, Z7, Z1
-	Q4K_DECODE512(3, Z8)
-	VPMADDUBSW 196(R11), Z8, Z8
-	VPDPWSSD   Z6, Z8, Z1
+	Q4K_INT512
 
 	VEXTRACTI64X4 $1, Z1, Y3
 	VPADDD        Y3, Y1, Y1
