@@ -44,11 +44,11 @@
 // occurrence of the last few tokens in the prompt or the answer so far, and
 // verifies the whole draft in one forward pass; answers that quote their
 // context (edits, summaries) then cost one weight pass for many tokens. The
-// emitted tokens are those plain greedy decoding gives, with one caveat
-// inherited from llama.cpp's arithmetic: for F32/F16/BF16 weights a batch
-// of several tokens is multiplied in a different summation order than a
-// single token (quantized weights compute each row identically), so a
-// near-tie between two logits can resolve differently.
+// emitted tokens are exactly those plain greedy decoding gives: generated
+// tokens and drafts are computed with the single-token arithmetic
+// (model.Span.Decode) whatever else shares the forward pass, while prompts
+// take llama.cpp's batch arithmetic. The same rule makes a sequence's
+// output independent of the other sequences decoded in the same step.
 //
 // # Allocation
 //

@@ -26,11 +26,12 @@ import (
 //
 // With greedy sampling every token is chosen exactly as without drafts
 // (the sampler sees the same logits rows in the same order), so the output
-// is the same token for token — provided the forward pass computes a
-// position's logits the same way in a batch as alone. The quantized
-// matmul kernels do; weights that take a batch-only GEMM path with other
-// rounding (F32/F16 today, as in llama.cpp) can flip a near-tie, exactly
-// as batching several sequences' decode steps together can. With Sampled, a draft token d is accepted
+// is the same token for token: the draft goes through the forward pass as
+// a Decode span (model.Span), whose tokens take the single-token
+// arithmetic, so each row of logits is bit for bit the one plain decoding
+// computes — even for weights whose batch form rounds differently (F32,
+// F16, BF16, and the repacked Q4_0/Q4_K forms llama.cpp uses for prompts).
+// With Sampled, a draft token d is accepted
 // with probability p(d) and otherwise a token is drawn from p with d
 // removed, which is exactly distributed as p (speculative sampling with a
 // point-mass draft); the stream differs from a non-speculative run with the

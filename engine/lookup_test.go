@@ -300,13 +300,19 @@ func TestLookupContextFull(t *testing.T) {
 
 // TestLookupConcurrent runs speculative sequences together with plain
 // ones and a long prompt through the scheduler, with a small batch so
-// that drafts get cut short, and checks each gets its plain output. It
-// uses a Q8_0 model, whose matmuls compute each row the same way whatever
-// else is in the batch (F32 and F16 weights go through a GEMM for batches,
-// which rounds differently, so which tokens share a step could flip a
-// near-tie — and here that depends on timing).
+// that drafts get cut short, and checks each gets its plain output — also
+// for weights whose batch arithmetic differs from the single-token one
+// (Q4_K_M: the repacked Q4_K gemm; F16: tinyBLAS): decode steps and drafts
+// take the single-token arithmetic whatever shares the pass (which here
+// depends on timing).
 func TestLookupConcurrent(t *testing.T) {
-	e := load(t, "tiny-smollm3", "q8_0.gguf", Options{Threads: 2, BatchSize: 16, MaxDecodeBatch: 3})
+	for _, file := range []string{"q4_k_m.gguf", "f16.gguf", "q8_0.gguf"} {
+		t.Run(file, func(t *testing.T) { testLookupConcurrent(t, file) })
+	}
+}
+
+func testLookupConcurrent(t *testing.T, file string) {
+	e := load(t, "tiny-smollm3", file, Options{Threads: 2, BatchSize: 16, MaxDecodeBatch: 3})
 	long := make([]int32, 45)
 	for i := range long {
 		long[i] = int32(i*7%290 + 3)

@@ -133,18 +133,23 @@ func (s *scheduler) failAll() {
 
 // step runs one forward pass over a batch of pending requests.
 func (s *scheduler) step() {
+	// The prompt chunk (if any) goes first: it takes the batch arithmetic,
+	// the decode steps and drafts after it the single-token arithmetic
+	// (model.Span.Decode), so each sequence's output is the same whatever
+	// it shares the pass with.
 	s.batch = s.batch[:0]
 	n := min(len(s.decodes), s.e.opts.MaxDecodeBatch)
-	s.batch = append(s.batch, s.decodes[:n]...)
-	s.decodes = s.decodes[:copy(s.decodes, s.decodes[n:])]
 	room := s.ws.MaxTokens() - n
 	if len(s.prompts) > 0 {
 		s.batch = append(s.batch, s.prompts[0])
 		room -= len(s.prompts[0].tokens)
 		s.prompts = s.prompts[:copy(s.prompts, s.prompts[1:])]
 	}
+	np := len(s.batch)
+	s.batch = append(s.batch, s.decodes[:n]...)
+	s.decodes = s.decodes[:copy(s.decodes, s.decodes[n:])]
 	room = min(room, s.e.opts.MaxDecodeBatch)
-	for _, r := range s.batch[:n] {
+	for _, r := range s.batch[np:] {
 		if extra := len(r.tokens) - 1; extra > 0 {
 			extra = max(min(extra, room), 0)
 			r.tokens = r.tokens[:1+extra]
@@ -154,8 +159,8 @@ func (s *scheduler) step() {
 	V := s.e.cfg.Vocab
 	rows := 0
 	s.spans = s.spans[:0]
-	for _, r := range s.batch {
-		s.spans = append(s.spans, model.Span{Cache: r.seq.cache, Tokens: r.tokens, Logits: r.mode})
+	for i, r := range s.batch {
+		s.spans = append(s.spans, model.Span{Cache: r.seq.cache, Tokens: r.tokens, Logits: r.mode, Decode: i >= np})
 		rows += s.spans[len(s.spans)-1].Outputs()
 	}
 	if cap(s.logits) < rows*V {

@@ -109,8 +109,10 @@ type matmulState struct {
 	ks    []*kernel
 	rowsK []rowsFunc  // per matrix: the row kernel of its form
 	rows4 []rows4Func // per matrix: the 4-token kernel of its form
+	rows1 []rowsFunc  // per matrix: the single-token kernel (tokens ≥ n4)
 	x     []float32
 	n     int
+	n4    int // tokens [0, n4) are a batch; the rest use single-token arithmetic
 	cols  int
 	pro   Prologue // nil: x is ready
 
@@ -224,7 +226,7 @@ func (p *Pool) matMul(dsts [][]float32, ws []Matrix, x []float32, n int, pro Pro
 		return fmt.Errorf("kernels: MatMul on a closed Pool")
 	}
 	m := &p.mm
-	m.setup(dsts, ws, x, n, p.threads)
+	m.setup(dsts, ws, x, n, p.threads, p.singleFrom)
 	m.pro = pro
 	if pro != nil {
 		m.qItems = n * m.qPerRow
@@ -266,27 +268,35 @@ func overlap(a, b []float32) bool {
 }
 
 // setup copies the call into the pool-owned state and plans the work.
-func (m *matmulState) setup(dsts [][]float32, ws []Matrix, x []float32, n, threads int) {
+// Tokens from singleFrom on (if 0 ≤ singleFrom < n) take the single-token
+// kernels; the batch form is chosen for the tokens before them alone.
+func (m *matmulState) setup(dsts [][]float32, ws []Matrix, x []float32, n, threads, singleFrom int) {
 	m.ws = append(m.ws[:0], ws...)
 	m.dsts = append(m.dsts[:0], dsts...)
-	m.ks, m.rowsK, m.rows4 = m.ks[:0], m.rowsK[:0], m.rows4[:0]
+	m.ks, m.rowsK, m.rows4, m.rows1 = m.ks[:0], m.rowsK[:0], m.rows4[:0], m.rows1[:0]
 	m.x, m.n, m.cols = x, n, ws[0].Cols
+	m.n4 = n
+	if singleFrom >= 0 && singleFrom < n {
+		m.n4 = singleFrom
+	}
 	m.need = [len(actSlots)]bool{}
 	for _, w := range ws {
 		k := &kernelTable[w.Type]
 		m.ks = append(m.ks, k)
-		r, r4 := k.form(w.Rows, w.Cols, n)
+		r, r4 := k.form(w.Rows, w.Cols, m.n4)
+		r1, _ := k.form(w.Rows, w.Cols, 1)
 		if w.Type == quant.Q4_K && q4kRepacked(w.Rows) {
 			// llama.cpp's repacked Q4_Kx8 kernels (q4krep.go): gemv for
 			// single tokens, gemm for the groups of four.
-			r, r4 = q4kRep.rows, q4kRep.rows4
+			r, r4, r1 = q4kRep.rows, q4kRep.rows4, q4kRep.rows
 		}
 		if w.Type == quant.Q4_0 && q4_0Repacked(w.Rows) {
 			// The repacked Q4_0x8 kernels (q40rep.go).
-			r, r4 = q40Rep.rows, q40Rep.rows4
+			r, r4, r1 = q40Rep.rows, q40Rep.rows4, q40Rep.rows
 		}
 		m.rowsK = append(m.rowsK, r)
 		m.rows4 = append(m.rows4, r4)
+		m.rows1 = append(m.rows1, r1)
 		m.need[actSlot(k.act)] = true
 	}
 
@@ -367,6 +377,7 @@ func (m *matmulState) release() {
 	clear(m.dsts)
 	clear(m.rowsK)
 	clear(m.rows4)
+	clear(m.rows1)
 	m.x = nil
 	m.pro = nil
 	for s := range m.act {
@@ -453,11 +464,14 @@ func (m *matmulState) tile(i int) {
 	xs := m.xstride[s]
 	x := m.act[s]
 	wd := w.Data[r0*rb : r1*rb]
-	t := t0
-	for ; t+4 <= t1; t += 4 {
+	t, tb := t0, min(t1, m.n4)
+	for ; t+4 <= tb; t += 4 {
 		rows4(dst[t*w.Rows+r0:], w.Rows, wd, rb, x[t*xs:], xs, nb, r1-r0)
 	}
-	for ; t < t1; t++ {
+	for ; t < tb; t++ {
 		rows(dst[t*w.Rows+r0:t*w.Rows+r1], wd, rb, x[t*xs:], nb)
+	}
+	for rows1 := m.rows1[wi]; t < t1; t++ {
+		rows1(dst[t*w.Rows+r0:t*w.Rows+r1], wd, rb, x[t*xs:], nb)
 	}
 }

@@ -57,6 +57,23 @@ type Pool struct {
 
 	loop forTask     // Run/RunTask state
 	mm   matmulState // MatMul state and scratch
+
+	// singleFrom: see SetSingleTokenFrom (-1: off).
+	singleFrom int
+}
+
+// SetSingleTokenFrom makes the matrix products that follow compute
+// activation rows t, t+1, … with the single-token arithmetic (the form
+// llama.cpp uses for a batch of one), and the rows before t as a batch of t
+// rows; t < 0 turns this off (every row in the batch form, the default).
+// A model computes generated tokens this way, so that a token's logits do
+// not depend on what else shares its forward pass: a speculative draft then
+// verifies exactly as plain decoding computes, and concurrent sequences do
+// not change each other's output. Not safe to call during a product.
+func (p *Pool) SetSingleTokenFrom(t int) {
+	p.mu.Lock()
+	p.singleFrom = t
+	p.mu.Unlock()
 }
 
 // task is one parallel call: run is executed once by every thread, which
@@ -77,7 +94,7 @@ func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, done: make(chan struct{}, 1)}
+	p := &Pool{threads: threads, done: make(chan struct{}, 1), singleFrom: -1}
 	p.workers = make([]*worker, threads-1)
 	for i := range p.workers {
 		w := &worker{wake: make(chan struct{}, 1)}

@@ -59,6 +59,14 @@ type Span struct {
 	Cache  *kvcache.Cache
 	Tokens []int32
 	Logits Logits
+	// Decode marks generated tokens (a decode step, or a speculative draft
+	// being verified): they are computed with the single-token arithmetic
+	// whatever else is in the batch, so that their logits are bit for bit
+	// those of decoding them one at a time alone. Prompt spans (Decode
+	// false) take the batch arithmetic, as llama.cpp's prefill does. Put
+	// prompt spans first: every span after the first Decode span is
+	// computed as Decode.
+	Decode bool
 }
 
 // Outputs is the number of logits rows the span produces.

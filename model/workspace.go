@@ -44,15 +44,19 @@ type Workspace struct {
 
 	// Per-call state, set by Begin.
 	spans  []Span
-	n      int              // rows being computed (tokens, or outputs in the last layer)
-	batchN int              // tokens in the batch
-	nOut   int              // logits rows
-	tok    []int32          // [max] token ids
-	pos    []int            // [max] absolute positions
-	cache  []*kvcache.Cache // [max] each token's cache
-	outIdx []int            // [max] token index of each logits row
-	cs     []float32        // [max × RopeDims] cos/sin per token
-	rope   *tensor.RoPE
+	n      int // rows being computed (tokens, or outputs in the last layer)
+	batchN int // tokens in the batch
+	nOut   int // logits rows
+	// Rows from singleTok (tokens) or singleOut (output rows) on belong to
+	// Decode spans and use the single-token arithmetic (-1: none);
+	// singleRow is the one that applies to the rows being computed.
+	singleTok, singleOut, singleRow int
+	tok                             []int32          // [max] token ids
+	pos                             []int            // [max] absolute positions
+	cache                           []*kvcache.Cache // [max] each token's cache
+	outIdx                          []int            // [max] token index of each logits row
+	cs                              []float32        // [max × RopeDims] cos/sin per token
+	rope                            *tensor.RoPE
 
 	x, h     []float32 // [max × n_embd] residual stream, normed/projected
 	q, att   []float32 // [max × n_head·d] queries, attention output
@@ -173,6 +177,16 @@ func (ws *Workspace) Begin(cfg *Config, spans []Span, logits []float32, rope *te
 		}
 	}
 	ws.spans, ws.n, ws.batchN, ws.nOut, ws.rope = spans, n, n, nOut, rope
+	ws.singleTok, ws.singleOut = -1, -1
+	for si, toks, outs := 0, 0, 0; si < len(spans); si++ {
+		if spans[si].Decode {
+			ws.singleTok, ws.singleOut = toks, outs
+			break
+		}
+		toks += len(spans[si].Tokens)
+		outs += spans[si].Outputs()
+	}
+	ws.setSingleRow(ws.singleTok)
 	i, o := 0, 0
 	for si := range spans {
 		s := &spans[si]
@@ -214,6 +228,20 @@ func (ws *Workspace) keepOutputRows() {
 		}
 	}
 	ws.n = ws.nOut
+	ws.setSingleRow(ws.singleOut)
+}
+
+// setSingleRow makes rows r… of the following products and attention use
+// the single-token arithmetic (r < 0: none).
+func (ws *Workspace) setSingleRow(r int) {
+	ws.singleRow = r
+	ws.pool.SetSingleTokenFrom(r)
+}
+
+// decodeRow reports whether row r of the rows being computed takes the
+// single-token arithmetic: a batch of one, or a row of a Decode span.
+func (ws *Workspace) decodeRow(r int) bool {
+	return ws.batchN == 1 || (ws.singleRow >= 0 && r >= ws.singleRow)
 }
 
 func (ws *Workspace) hook(name string, layer int, data []float32, rows, cols int) {
@@ -330,7 +358,10 @@ func (ws *Workspace) Output(norm []float32, head kernels.Matrix, logits []float3
 			return err
 		}
 		ws.hook("result_norm", -1, ws.xo, ws.nOut, c.Embd)
-		if err := ws.pool.MatMul(logits, head, ws.xo, ws.nOut); err != nil {
+		ws.setSingleRow(ws.singleOut)
+		err := ws.pool.MatMul(logits, head, ws.xo, ws.nOut)
+		ws.setSingleRow(-1)
+		if err != nil {
 			return fmt.Errorf("model: output: %w", err)
 		}
 		ws.hook("result_output", -1, logits, ws.nOut, c.Vocab)
@@ -406,7 +437,7 @@ func (t *opTask) Do(i, thread int) {
 		tok, kvh := i/c.KVHeads, i%c.KVHeads
 		Q := c.Heads * D
 		lo := tok*Q + kvh*G*D
-		ws.cache[tok].Layer(t.layer).Attend(ws.att[lo:lo+G*D], ws.q[lo:lo+G*D], kvh, ws.pos[tok]+1, ws.kqScale, ws.batchN == 1, ws.scratch[thread])
+		ws.cache[tok].Layer(t.layer).Attend(ws.att[lo:lo+G*D], ws.q[lo:lo+G*D], kvh, ws.pos[tok]+1, ws.kqScale, ws.decodeRow(tok), ws.scratch[thread])
 	case opAdd:
 		lo, hi := i*chunkElems, min((i+1)*chunkElems, ws.n*E)
 		tensor.Add(ws.x[lo:hi], ws.h[lo:hi])

@@ -95,9 +95,15 @@ func runLookupBench(o *benchOptions, logf func(string, ...any)) (*benchResult, e
 	}
 	plain := engine.GenParams{MaxTokens: o.n, IgnoreEOG: true, Lookup: engine.LookupParams{Off: true}}
 
-	// The warm-up makes the answer, prefills the prompt once (later runs
-	// reuse it) and faults the weights in.
+	// The warm-up prefills the prompt once (later runs reuse it) and faults
+	// the weights in; the answer is then made as every later run starts:
+	// from the cached prompt, its last token re-evaluated alone (its logits
+	// in a batch of one differ in the last bits from those of the prefill,
+	// so the answers could differ at a near-tie).
 	logf("bench: %s, %d threads, lookup workload: %d-token prompt, %d-token answer, warm-up", r.Model, o.threads, plen, o.n)
+	if _, _, _, err := gen(plain); err != nil {
+		return nil, err
+	}
 	answer, _, _, err := gen(plain)
 	if err != nil {
 		return nil, err
@@ -115,9 +121,12 @@ func runLookupBench(o *benchOptions, logf func(string, ...any)) (*benchResult, e
 	}
 
 	for rep := range o.reps {
-		_, _, d, err := gen(plain)
+		plainIDs, _, d, err := gen(plain)
 		if err != nil {
 			return nil, err
+		}
+		if !slices.Equal(plainIDs, answer) {
+			return nil, fmt.Errorf("plain greedy decoding is not reproducible: repetition %d differs from the first answer", rep)
 		}
 		lr.PlainSamples = append(lr.PlainSamples, float64(o.n)/d.Seconds())
 		ids, res, d, err := gen(spec)
