@@ -44,19 +44,20 @@ type Workspace struct {
 
 	// Per-call state, set by Begin.
 	spans  []Span
-	n      int // rows being computed (tokens, or outputs in the last layer)
-	batchN int // tokens in the batch
-	nOut   int // logits rows
+	n      int              // rows being computed (tokens, or outputs in the last layer)
+	batchN int              // tokens in the batch
+	nOut   int              // logits rows
+	tok    []int32          // [max] token ids
+	pos    []int            // [max] absolute positions
+	cache  []*kvcache.Cache // [max] each token's cache
+	outIdx []int            // [max] token index of each logits row
+	cs     []float32        // [max × RopeDims] cos/sin per token
+	rope   *tensor.RoPE
+
 	// Rows from singleTok (tokens) or singleOut (output rows) on belong to
 	// Decode spans and use the single-token arithmetic (-1: none);
 	// singleRow is the one that applies to the rows being computed.
 	singleTok, singleOut, singleRow int
-	tok                             []int32          // [max] token ids
-	pos                             []int            // [max] absolute positions
-	cache                           []*kvcache.Cache // [max] each token's cache
-	outIdx                          []int            // [max] token index of each logits row
-	cs                              []float32        // [max × RopeDims] cos/sin per token
-	rope                            *tensor.RoPE
 
 	x, h     []float32 // [max × n_embd] residual stream, normed/projected
 	q, att   []float32 // [max × n_head·d] queries, attention output
