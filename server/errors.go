@@ -50,6 +50,13 @@ func (e *unknownRouteError) Error() string {
 	return "unknown request URL: " + e.method + " " + e.path
 }
 
+// methodNotAllowedError: a known API path asked with another method.
+type methodNotAllowedError struct{ method, path string }
+
+func (e *methodNotAllowedError) Error() string {
+	return e.path + " does not take " + e.method
+}
+
 // classify maps any error to its HTTP status and OpenAI error fields. It is
 // the only place that knows which error is whose fault.
 func classify(err error) httpError {
@@ -58,6 +65,7 @@ func classify(err error) httpError {
 		long    *PromptTooLongError
 		maxB    *http.MaxBytesError
 		route   *unknownRouteError
+		method  *methodNotAllowedError
 		invalid = "invalid_request_error"
 	)
 	switch {
@@ -71,6 +79,8 @@ func classify(err error) httpError {
 		return httpError{http.StatusUnauthorized, "authentication_error", "invalid_api_key", "", err.Error()}
 	case errors.Is(err, errForbiddenOrigin):
 		return httpError{http.StatusForbidden, "permission_error", "", "", err.Error()}
+	case errors.As(err, &method):
+		return httpError{http.StatusMethodNotAllowed, invalid, "method_not_allowed", "", method.Error()}
 	case errors.As(err, &route):
 		return httpError{http.StatusNotFound, invalid, "unknown_url", "", route.Error()}
 	case errors.Is(err, store.ErrNotFound):

@@ -247,6 +247,10 @@ func TestNotFound(t *testing.T) {
 		e.Error.Code != "unknown_url" || e.Error.Type != "invalid_request_error" || !strings.Contains(e.Error.Message, "GET /v1/no-such-endpoint") {
 		t.Fatalf("unknown API path: %d %v %s (%v)", code, h, body, err)
 	}
+	code, h, body = u.do("GET", "/v1/chat/completions", nil)
+	if code != 405 || h.Get("Allow") != "POST, OPTIONS" || !strings.Contains(body, `"method_not_allowed"`) {
+		t.Fatalf("GET on the completions endpoint: %d %v %s", code, h, body)
+	}
 	if code, _, body := u.do("POST", "/no/such/form", url.Values{"a": {"b"}}); code != 404 || !strings.Contains(body, "unknown request URL: POST /no/such/form") {
 		t.Fatalf("unknown form post: %d %s", code, body)
 	}
