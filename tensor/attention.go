@@ -86,6 +86,7 @@ func (kv *KVLayer) Attend(out, q []float32, kvh, nCells int, scale float32, deco
 		kv.attendGGML(out, q, kvh, nCells, scale, decode, s)
 		return
 	}
+	// F16 and Q8_0 caches: the online softmax below.
 	acc := s.acc[:group*D]
 	clear(acc)
 	m, l := s.m[:group], s.l[:group]
@@ -109,16 +110,13 @@ func (kv *KVLayer) Attend(out, q []float32, kvh, nCells int, scale float32, deco
 					sc[j] *= scale
 				}
 			}
-		}
-		// Other types: each key row is read (and dequantized) once for the
-		// whole group.
-		for j := 0; j < nc && kv.Type != quant.F16; j++ {
-			krow := kpage[j*rowBytes : (j+1)*rowBytes]
-			if kv.Type == quant.Q8_0 {
-				dequantQ8_0(krow, s.row)
-			}
-			for g := 0; g < group; g++ {
-				s.scores[g*P+j] = kv.dotK(krow, q[g*D:(g+1)*D], s.row) * scale
+		} else {
+			// Q8_0: each key row is dequantized once for the whole group.
+			for j := 0; j < nc; j++ {
+				dequantQ8_0(kpage[j*rowBytes:(j+1)*rowBytes], s.row)
+				for g := 0; g < group; g++ {
+					s.scores[g*P+j] = kernels.DotF32(s.row[:D], q[g*D:(g+1)*D], D) * scale
+				}
 			}
 		}
 		// Online softmax: fold this page's maximum into the running one.
@@ -172,27 +170,15 @@ func (kv *KVLayer) Attend(out, q []float32, kvh, nCells int, scale float32, deco
 	}
 }
 
-// dotK returns q·k for one key row of the cache's element type (for Q8_0,
-// the row already dequantized into row).
-func (kv *KVLayer) dotK(k []byte, q, row []float32) float32 {
-	switch kv.Type {
-	case quant.F32:
-		return kernels.DotF32(bytesF32(k), q, len(q))
-	case quant.F16:
-		return kernels.DotF16F32(k, q, len(q))
-	default: // Q8_0: row holds the dequantized key
-		return kernels.DotF32(row, q, len(q))
-	}
-}
-
-// accumulateV adds Σ_j scores[g][j]·V_j (j < nc, page p, head kvh) to acc.
+// accumulateV adds Σ_j scores[g][j]·V_j (j < nc, page p, head kvh) to acc
+// for an F16 or Q8_0 cache.
 func (kv *KVLayer) accumulateV(acc []float32, s *AttnScratch, p, kvh, nc, group int) {
 	D, P := kv.HeadDim, kv.PageCells
 	switch kv.Type {
 	case quant.F16:
 		// One multi-row call per query head over the transposed values
 		// (row d of the plane is dimension d of the page's cells); each
-		// accumulator gets one addition per page, as before.
+		// accumulator gets one addition per page.
 		plane := kv.V[p][kvh*D*P*2:]
 		tmp := s.row[:D]
 		for g := 0; g < group; g++ {
@@ -200,14 +186,6 @@ func (kv *KVLayer) accumulateV(acc []float32, s *AttnScratch, p, kvh, nc, group 
 			a := acc[g*D : (g+1)*D]
 			for d, v := range tmp {
 				a[d] += v
-			}
-		}
-	case quant.F32:
-		plane := kv.V[p][kvh*D*P*4:]
-		for d := 0; d < D; d++ {
-			vt := bytesF32(plane[d*P*4 : (d*P+nc)*4])
-			for g := 0; g < group; g++ {
-				acc[g*D+d] += kernels.DotF32(vt, s.scores[g*P:g*P+nc], nc)
 			}
 		}
 	default: // Q8_0 rows
