@@ -14,43 +14,61 @@ import (
 // one token, the gemm form for four.
 func TestQ4KRepBitExact(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(4, 4))
-		for _, m := range genModes {
-			// 70 blocks: longer than the assembly four-token kernels take.
-			for _, nb := range []int{1, 2, 3, 8, 43, 70} {
-				rows := 5 + 6*(nb%2) // 5 or 11: one or two row quads and a tail
-				w := genWeights(rng, quant.Q4_K, nb*rows, m.mode)
-				xs := genActs(rng, quant.Q8_K, nb*4, m.mode)
-				rb, xb := nb*q4KBytes, nb*q8KBytes
-				row := func(r int) []byte { return w[r*rb : (r+1)*rb] }
-				bad := 0
-				check := func(got, want float32) {
-					if math.Float32bits(got) != math.Float32bits(want) {
-						bad++
-					}
-				}
-				for r := 0; r < rows; r++ {
-					check(q4kRep.dot(row(r), xs[:xb], nb), dotQ4KQ8KRepGeneric(row(r), xs[:xb], nb))
-					check(q4kRep.gemmDot(row(r), xs[:xb], nb), dotQ4KQ8KRepGemmGeneric(row(r), xs[:xb], nb))
-				}
-				dst := make([]float32, rows)
-				q4kRep.rows(dst, w, rb, xs[:xb], nb)
-				for r := 0; r < rows; r++ {
-					check(dst[r], dotQ4KQ8KRepGeneric(row(r), xs[:xb], nb))
-				}
-				d4 := make([]float32, 4*rows)
-				q4kRep.rows4(d4, rows, w, rb, xs, xb, nb, rows)
-				for tk := 0; tk < 4; tk++ {
-					for r := 0; r < rows; r++ {
-						check(d4[tk*rows+r], dotQ4KQ8KRepGemmGeneric(row(r), xs[tk*xb:(tk+1)*xb], nb))
-					}
-				}
-				if bad > 0 {
-					t.Errorf("%s nb=%d: %d mismatches", m.name, nb, bad)
+		// 70 blocks: longer than the assembly four-token kernels take.
+		checkRepKernels(t, rand.New(rand.NewPCG(4, 4)), quant.Q4_K, quant.Q8_K, q4KBytes, q8KBytes, []int{1, 2, 3, 8, 43, 70},
+			repKernels{q4kRep.dot, q4kRep.gemmDot, q4kRep.rows, q4kRep.rows4, dotQ4KQ8KRepGeneric, dotQ4KQ8KRepGemmGeneric})
+	})
+}
+
+// repKernels are the kernels of a repacked form at one CPU level and the
+// generic single-output functions they must equal: gemv for the one-token
+// kernels, gemm for the four-token ones.
+type repKernels struct {
+	dot, gemmDot func(w, x []byte, nb int) float32
+	rows         rowsFunc
+	rows4        rows4Func
+	gemv, gemm   func(w, x []byte, nb int) float32
+}
+
+// checkRepKernels compares k's kernels with its generic functions bit for
+// bit on rows of nb blocks for every nb in nbs and every data mode, over 5
+// or 11 rows (one or two row quads and a tail).
+func checkRepKernels(t *testing.T, rng *rand.Rand, wt, at quant.Type, wBytes, xBytes int, nbs []int, k repKernels) {
+	t.Helper()
+	for _, m := range genModes {
+		for _, nb := range nbs {
+			rows := 5 + 6*(nb%2)
+			w := genWeights(rng, wt, nb*rows, m.mode)
+			xs := genActs(rng, at, nb*4, m.mode)
+			rb, xb := nb*wBytes, nb*xBytes
+			row := func(r int) []byte { return w[r*rb : (r+1)*rb] }
+			bad := 0
+			check := func(got, want float32) {
+				if math.Float32bits(got) != math.Float32bits(want) {
+					bad++
 				}
 			}
+			for r := 0; r < rows; r++ {
+				check(k.dot(row(r), xs[:xb], nb), k.gemv(row(r), xs[:xb], nb))
+				check(k.gemmDot(row(r), xs[:xb], nb), k.gemm(row(r), xs[:xb], nb))
+			}
+			dst := make([]float32, rows)
+			k.rows(dst, w, rb, xs[:xb], nb)
+			for r := 0; r < rows; r++ {
+				check(dst[r], k.gemv(row(r), xs[:xb], nb))
+			}
+			d4 := make([]float32, 4*rows)
+			k.rows4(d4, rows, w, rb, xs, xb, nb, rows)
+			for tk := 0; tk < 4; tk++ {
+				for r := 0; r < rows; r++ {
+					check(d4[tk*rows+r], k.gemm(row(r), xs[tk*xb:(tk+1)*xb], nb))
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%s nb=%d: %d mismatches", m.name, nb, bad)
+			}
 		}
-	})
+	}
 }
 
 // TestQ4KRepForms checks the arithmetic of the repacked forms against a
@@ -190,40 +208,9 @@ func TestQ5KBitExact(t *testing.T) {
 // rows%8 == 0, vec_dot otherwise).
 func TestQ40RepBitExact(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(6, 6))
-		for _, m := range genModes {
-			for _, nb := range []int{1, 2, 3, 8, 43} {
-				rows := 5 + 6*(nb%2) // 5 or 11: one or two row quads and a tail
-				w := genWeights(rng, quant.Q4_0, nb*rows, m.mode)
-				xs := genActs(rng, quant.Q8_0, nb*4, m.mode)
-				rb, xb := nb*q4_0Bytes, nb*q8_0Bytes
-				row := func(r int) []byte { return w[r*rb : (r+1)*rb] }
-				bad := 0
-				check := func(got, want float32) {
-					if math.Float32bits(got) != math.Float32bits(want) {
-						bad++
-					}
-				}
-				for r := 0; r < rows; r++ {
-					check(q40Rep.dot(row(r), xs[:xb], nb), dotQ4_0Q8_0RepGeneric(row(r), xs[:xb], nb))
-				}
-				dst := make([]float32, rows)
-				q40Rep.rows(dst, w, rb, xs[:xb], nb)
-				for r := 0; r < rows; r++ {
-					check(dst[r], dotQ4_0Q8_0RepGeneric(row(r), xs[:xb], nb))
-				}
-				d4 := make([]float32, 4*rows)
-				q40Rep.rows4(d4, rows, w, rb, xs, xb, nb, rows)
-				for tk := 0; tk < 4; tk++ {
-					for r := 0; r < rows; r++ {
-						check(d4[tk*rows+r], dotQ4_0Q8_0RepGeneric(row(r), xs[tk*xb:(tk+1)*xb], nb))
-					}
-				}
-				if bad > 0 {
-					t.Errorf("%s nb=%d: %d mismatches", m.name, nb, bad)
-				}
-			}
-		}
+		// The gemv and gemm forms are the same arithmetic.
+		checkRepKernels(t, rand.New(rand.NewPCG(6, 6)), quant.Q4_0, quant.Q8_0, q4_0Bytes, q8_0Bytes, []int{1, 2, 3, 8, 43},
+			repKernels{q40Rep.dot, q40Rep.dot, q40Rep.rows, q40Rep.rows4, dotQ4_0Q8_0RepGeneric, dotQ4_0Q8_0RepGeneric})
 	})
 
 	rng := rand.New(rand.NewPCG(7, 7))
