@@ -24,15 +24,21 @@ func startChat(t *testing.T, s scriptmodel.Script, o *chatOptions) (in *io.PipeW
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	r, w := io.Pipe()
-	out, errOut = &syncBuffer{}, &syncBuffer{}
-	sig = make(chan os.Signal, 1)
-	done = make(chan error, 1)
 	b, err := newLocalChat(o, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.close)
+	return runChatAsync(t, o, b)
+}
+
+// runChatAsync runs the chat loop on b in a goroutine; the returned writer
+// is its keyboard, sig its Ctrl-C, done its result.
+func runChatAsync(t *testing.T, o *chatOptions, b chatBackend) (in *io.PipeWriter, out, errOut *syncBuffer, sig chan os.Signal, done chan error) {
+	r, w := io.Pipe()
+	out, errOut = &syncBuffer{}, &syncBuffer{}
+	sig = make(chan os.Signal, 1)
+	done = make(chan error, 1)
 	go func() { done <- runChat(context.Background(), o, b, r, out, errOut, sig) }()
 	t.Cleanup(func() { w.Close() })
 	return w, out, errOut, sig, done
@@ -124,13 +130,7 @@ func startRemoteChat(t *testing.T, o *chatOptions) (in *io.PipeWriter, out, errO
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, w := io.Pipe()
-	out, errOut = &syncBuffer{}, &syncBuffer{}
-	sig = make(chan os.Signal, 1)
-	done = make(chan error, 1)
-	go func() { done <- runChat(context.Background(), o, b, r, out, errOut, sig) }()
-	t.Cleanup(func() { w.Close() })
-	return w, out, errOut, sig, done
+	return runChatAsync(t, o, b)
 }
 
 // TestChatRemote: `chat --url` streams thinking and answer from a running
