@@ -57,6 +57,13 @@ func hsum16(v *[16]float32) float32 {
 	return hsum8(&t)
 }
 
+// HSum16 is hsum16 for other packages reproducing ggml's arithmetic.
+func HSum16(v *[16]float32) float32 { return hsum16(v) }
+
+// Reduce4x16 is reduce4x16 (it folds acc in place) for other packages
+// reproducing ggml's arithmetic.
+func Reduce4x16(acc *[4][16]float32) float32 { return reduce4x16(acc) }
+
 // hsum8 is ggml's hsum_float_8 (and llamafile's hsum(__m256)): the high
 // and low 128-bit halves, then lanes 0+2 and 1+3, then their sum.
 func hsum8(v *[8]float32) float32 {

@@ -254,7 +254,7 @@ func (kv *KVLayer) attendGGML(out, q []float32, kvh, nCells int, scale float32, 
 		m := float32(math.Inf(-1))
 		for j := range pr {
 			k := bytesF32(kv.K[j/P][(kvh*P+j%P)*rowBytes:])[:D]
-			v := dotVec(k, qg) * scale
+			v := kernels.DotF32(k, qg, D) * scale
 			pr[j] = v
 			if v > m {
 				m = v
@@ -268,7 +268,7 @@ func (kv *KVLayer) attendGGML(out, q []float32, kvh, nCells int, scale float32, 
 				pr[c+l] = e
 				lanes[l] = e
 			}
-			sum += float64(hsum16(&lanes))
+			sum += float64(kernels.HSum16(&lanes))
 		}
 		inv := float32(1 / sum)
 		for j := range pr {
@@ -300,9 +300,9 @@ func (kv *KVLayer) attendGGML(out, q []float32, kvh, nCells int, scale float32, 
 				}
 			}
 			if decode {
-				o[d] = reduce4x16(&vec)
+				o[d] = kernels.Reduce4x16(&vec)
 			} else {
-				o[d] = hsum16(&gemm)
+				o[d] = kernels.HSum16(&gemm)
 			}
 		}
 	}

@@ -9,8 +9,8 @@ import (
 // This file reproduces, operation by operation, the float32 arithmetic of
 // the ggml CPU code paths that llama.cpp runs on an x86 machine with
 // AVX-512 (the reference machine of the fixtures): the vectorised expf
-// behind SiLU and softmax, and the summation orders of its f32 dot
-// products and horizontal sums.
+// behind SiLU and softmax (the summation orders of its f32 dot products and
+// horizontal sums live in package kernels: DotF32, HSum16, Reduce4x16).
 //
 // Why bother: in a quantized model every matmul rounds its activations to
 // int8 (Q8_0/Q8_K). A one-ulp difference anywhere upstream occasionally
@@ -58,76 +58,4 @@ func vexpf(x float32) float32 {
 // vsilu is one lane of ggml_v_silu: x / (1 + vexpf(0 − x)).
 func vsilu(x float32) float32 {
 	return x / (1 + vexpf(0-x))
-}
-
-// hsum16 is _mm512_reduce_add_ps: a halving tree (lanes i and i+8, then
-// i and i+4, then i and i+2, then 0 and 1).
-func hsum16(v *[16]float32) float32 {
-	var t [8]float32
-	for i := range 8 {
-		t[i] = v[i] + v[i+8]
-	}
-	for i := range 4 {
-		t[i] += t[i+4]
-	}
-	t[0] += t[2]
-	t[1] += t[3]
-	return t[0] + t[1]
-}
-
-// dotVec is ggml_vec_dot_f32 (AVX-512): four 16-lane FMA accumulators over
-// steps of 64 elements, folded pairwise (0+2, 1+3, then 0+1), reduced with
-// hsum16, then any leftover elements added one by one in float32.
-func dotVec(x, y []float32) float32 {
-	n := len(x)
-	np := n &^ 63
-	var acc [4][16]float32
-	for i := 0; i < np; i += 64 {
-		for j := range 4 {
-			xs, ys := x[i+16*j:i+16*j+16], y[i+16*j:i+16*j+16]
-			a := &acc[j]
-			for l := range 16 {
-				a[l] = fma32(xs[l], ys[l], a[l])
-			}
-		}
-	}
-	for l := range 16 {
-		acc[0][l] += acc[2][l]
-		acc[1][l] += acc[3][l]
-	}
-	for l := range 16 {
-		acc[0][l] += acc[1][l]
-	}
-	sum := hsum16(&acc[0])
-	for i := np; i < n; i++ {
-		sum += float32(x[i] * y[i])
-	}
-	return sum
-}
-
-// dotGemm is one output of llamafile's tinyBLAS f32 GEMM (AVX-512): one
-// 16-lane FMA accumulator over the whole length (a multiple of 16), then
-// hsum16.
-func dotGemm(x, y []float32) float32 {
-	var acc [16]float32
-	for i := 0; i+16 <= len(x); i += 16 {
-		xs, ys := x[i:i+16], y[i:i+16]
-		for l := range 16 {
-			acc[l] = fma32(xs[l], ys[l], acc[l])
-		}
-	}
-	return hsum16(&acc)
-}
-
-// reduce4x16 folds the four accumulators of ggml_vec_dot_f32 (0+2, 1+3,
-// then 0+1) and sums the lanes with hsum16.
-func reduce4x16(acc *[4][16]float32) float32 {
-	for l := range 16 {
-		acc[0][l] += acc[2][l]
-		acc[1][l] += acc[3][l]
-	}
-	for l := range 16 {
-		acc[0][l] += acc[1][l]
-	}
-	return hsum16(&acc[0])
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/smolbot/smolbot/kernels"
 )
 
 func TestVexpf(t *testing.T) {
@@ -39,17 +41,12 @@ func TestGGMLDots(t *testing.T) {
 			x[i], y[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
 			want += float64(x[i]) * float64(y[i])
 		}
-		if d := math.Abs(float64(dotVec(x, y)) - want); d > 1e-4 {
-			t.Errorf("dotVec n=%d off by %g", n, d)
-		}
-		if n%16 == 0 {
-			if d := math.Abs(float64(dotGemm(x, y)) - want); d > 1e-4 {
-				t.Errorf("dotGemm n=%d off by %g", n, d)
-			}
+		if d := math.Abs(float64(kernels.DotF32(x, y, n)) - want); d > 1e-4 {
+			t.Errorf("DotF32 n=%d off by %g", n, d)
 		}
 	}
 	v := [16]float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	if hsum16(&v) != 136 {
+	if kernels.HSum16(&v) != 136 {
 		t.Error("hsum16")
 	}
 }
