@@ -204,12 +204,8 @@ func runBenchmark(o *benchOptions, logf func(string, ...any)) (*benchResult, err
 	}
 	defer s.close()
 	f, cfg := s.f, s.cfg
-	r := &benchResult{
-		Model: describeModel(f, cfg), ModelFile: o.model, ModelBytes: f.Size,
-		Params: paramCount(f), WeightBytesPerToken: weightBytesPerToken(f),
-		Threads: o.threads, P: o.p, N: o.n, Reps: o.reps, KVType: o.kvName, Path: "engine", Seed: o.seed,
-		CPULevel: kernels.Level().String(), CPU: sysinfo.CPUModel(), GoVer: runtime.Version(),
-	}
+	r := newBenchResult(o, s)
+	r.P = o.p
 	if o.raw {
 		r.Path = "raw"
 	}
@@ -966,4 +962,16 @@ func fmtGB(n int64) string {
 		return fmt.Sprintf("%.3f GB", float64(n)/1e9)
 	}
 	return fmt.Sprintf("%.3f MB", float64(n)/1e6)
+}
+
+// newBenchResult fills the fields every benchmark reports: the model, the
+// machine, the options (the caller sets the test sizes it runs).
+func newBenchResult(o *benchOptions, s *benchSetup) *benchResult {
+	f := s.f
+	return &benchResult{
+		Model: describeModel(f, s.cfg), ModelFile: o.model, ModelBytes: f.Size,
+		Params: paramCount(f), WeightBytesPerToken: weightBytesPerToken(f),
+		Threads: o.threads, N: o.n, Reps: o.reps, KVType: o.kvName, Path: "engine", Seed: o.seed,
+		CPULevel: kernels.Level().String(), CPU: sysinfo.CPUModel(), GoVer: runtime.Version(),
+	}
 }

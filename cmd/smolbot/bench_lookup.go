@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"time"
 
 	"github.com/smolbot/smolbot/engine"
 	"github.com/smolbot/smolbot/internal/sysinfo"
-	"github.com/smolbot/smolbot/kernels"
 )
 
 // lookupResult is the outcome of `smolbot bench --lookup`: greedy decoding
@@ -62,12 +60,7 @@ func runLookupBench(o *benchOptions, logf func(string, ...any)) (*benchResult, e
 	}
 	defer s.close()
 	f, cfg := s.f, s.cfg
-	r := &benchResult{
-		Model: describeModel(f, cfg), ModelFile: o.model, ModelBytes: f.Size,
-		Params: paramCount(f), WeightBytesPerToken: weightBytesPerToken(f),
-		Threads: o.threads, N: o.n, Reps: o.reps, KVType: o.kvName, Path: "engine", Seed: o.seed,
-		CPULevel: kernels.Level().String(), CPU: sysinfo.CPUModel(), GoVer: runtime.Version(),
-	}
+	r := newBenchResult(o, s)
 	lr := &lookupResult{PromptTokens: plen, Noise: o.lookupNoise, Identical: true}
 	r.Lookup = lr
 	e, seq := s.eng, s.target.(*engineTarget).seq
