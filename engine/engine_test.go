@@ -267,15 +267,7 @@ func TestGenerateStops(t *testing.T) {
 // TestDecodeStepAllocs proves a decode step through the scheduler
 // allocates nothing.
 func TestDecodeStepAllocs(t *testing.T) {
-	e := load(t, "tiny-smollm3", "q4_k_m.gguf", Options{Threads: 2})
-	seq, _ := e.NewSequence(0)
-	if _, err := e.Eval(seq, []int32{1, 2, 3}, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := seq.cache.Grow(300); err != nil {
-		t.Fatal(err)
-	}
-	seq.mu.Lock()
+	_, seq := allocTestSequence(t)
 	defer seq.mu.Unlock()
 	allocs := testing.AllocsPerRun(100, func() {
 		seq.one[0] = 42
@@ -286,6 +278,22 @@ func TestDecodeStepAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("decode step allocates %v times", allocs)
 	}
+}
+
+// allocTestSequence returns an engine and a sequence holding 3 tokens with
+// cache pages for 300, locked as Generate holds it, for the allocation
+// tests of a decode step.
+func allocTestSequence(t *testing.T) (*Engine, *Sequence) {
+	e := load(t, "tiny-smollm3", "q4_k_m.gguf", Options{Threads: 2})
+	seq, _ := e.NewSequence(0)
+	if _, err := e.Eval(seq, []int32{1, 2, 3}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := seq.cache.Grow(300); err != nil {
+		t.Fatal(err)
+	}
+	seq.mu.Lock()
+	return e, seq
 }
 
 func TestLoadOptions(t *testing.T) {

@@ -488,15 +488,7 @@ func TestRenderSpecial(t *testing.T) {
 // TestDraftStepAllocs proves a speculative decode step (a token and its
 // draft, through the scheduler) allocates nothing.
 func TestDraftStepAllocs(t *testing.T) {
-	e := load(t, "tiny-smollm3", "q4_k_m.gguf", Options{Threads: 2})
-	seq, _ := e.NewSequence(0)
-	if _, err := e.Eval(seq, []int32{1, 2, 3}, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := seq.cache.Grow(300); err != nil {
-		t.Fatal(err)
-	}
-	seq.mu.Lock()
+	e, seq := allocTestSequence(t)
 	defer seq.mu.Unlock()
 	batch := []int32{42, 43, 44, 45, 46}
 	out := make([]float32, len(batch)*e.Config().Vocab)
