@@ -1,7 +1,6 @@
 package gguf
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/smolbot/smolbot/internal/mmapfile"
 	"github.com/smolbot/smolbot/quant"
 )
 
@@ -41,7 +41,8 @@ type TensorSpec struct {
 // tensor at offset = running sum of align_up(size), each followed by zero
 // padding to the alignment.
 //
-// Writer does no buffering of tensor data; wrap a file in a bufio.Writer.
+// Writer does no buffering of tensor data; wrap a file in a buffered writer
+// (mmapfile.Writer for model files).
 type Writer struct {
 	w       io.Writer
 	align   int64
@@ -556,8 +557,8 @@ func WriteFile(path string, f *File) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	bw := bufio.NewWriterSize(tmp, 1<<20)
+	defer os.Remove(tmp.Name())      // a no-op once renamed
+	bw := mmapfile.NewWriter(tmp, 0) // huge-page friendly page cache
 	_, err = f.WriteTo(bw)
 	if err == nil {
 		err = bw.Flush()

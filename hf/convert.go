@@ -1,13 +1,13 @@
 package hf
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/smolbot/smolbot/gguf"
+	"github.com/smolbot/smolbot/internal/mmapfile"
 	"github.com/smolbot/smolbot/quant"
 )
 
@@ -139,8 +139,8 @@ func Convert(dir, out string, opts ConvertOptions) error {
 	if err != nil {
 		return fmt.Errorf("hf: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	bw := bufio.NewWriterSize(tmp, 1<<20)
+	defer os.Remove(tmp.Name())      // no-op after the rename
+	bw := mmapfile.NewWriter(tmp, 0) // huge-page friendly page cache
 	err = func() error {
 		w, err := gguf.NewWriter(bw, kvs, specs)
 		if err != nil {

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smolbot/smolbot/internal/mmapfile"
 )
 
 // Client downloads from a Hugging Face hub into a cache directory. The zero
@@ -568,6 +570,9 @@ func (c *Client) get(ctx context.Context, f *os.File, sum hash.Hash, prog *progr
 	if c.wrapFile != nil {
 		w = c.wrapFile(f)
 	}
+	// Chunked writes keep the file's page cache in huge folios, so the
+	// model is mapped with huge pages right after its download.
+	bw := mmapfile.NewWriter(w, have)
 	buf := make([]byte, 1<<20)
 	for {
 		n, rerr := resp.Body.Read(buf)
@@ -579,12 +584,19 @@ func (c *Client) get(ctx context.Context, f *os.File, sum hash.Hash, prog *progr
 				f.Truncate(0)
 				return 0, fmt.Errorf("hub: %s: the server sent more than the %d bytes it announced", meta.Location, meta.Size)
 			}
-			if _, err := w.Write(buf[:n]); err != nil {
+			if _, err := bw.Write(buf[:n]); err != nil {
 				return have, diskErr(c.CacheDir, err)
 			}
 			sum.Write(buf[:n])
 			prog.add(int64(n))
 			have += int64(n)
+		}
+		if rerr != nil {
+			// Whatever happened, what was received goes to disk: a retry
+			// resumes from the file's size.
+			if err := bw.Flush(); err != nil {
+				return have, diskErr(c.CacheDir, err)
+			}
 		}
 		if rerr == io.EOF {
 			return have, nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smolbot/smolbot/gguf"
+	"github.com/smolbot/smolbot/internal/mmapfile"
 	"github.com/smolbot/smolbot/model"
 	"github.com/smolbot/smolbot/quant"
 )
@@ -158,7 +158,7 @@ func writeGGUF(path string, kv []gguf.KV, specs []gguf.TensorSpec, produce func(
 			os.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := mmapfile.NewWriter(f, 0) // huge-page friendly page cache
 	w, err := gguf.NewWriter(bw, kv, specs)
 	if err != nil {
 		return err

@@ -14,5 +14,6 @@ func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	adviseHugePages(b)
 	return b, func() error { return unix.Munmap(b) }, nil
 }

@@ -1,0 +1,6 @@
+//go:build unix && !linux
+
+package mmapfile
+
+// adviseHugePages has nothing to ask outside Linux.
+func adviseHugePages([]byte) {}
