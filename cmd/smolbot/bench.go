@@ -77,10 +77,18 @@ type benchResult struct {
 	BandwidthLoop   string  `json:"bandwidth_loop"`
 	RooflinePct     float64 `json:"roofline_pct"`        // tg weight traffic ÷ bandwidth (best pass)
 	RooflineMedPct  float64 `json:"roofline_median_pct"` // the same against the median pass
-	RooflineTPS     float64 `json:"roofline_tg_tps"`     // bandwidth ÷ weight bytes per token
-	PeakRSSBytes    int64   `json:"peak_rss_bytes"`      // after the first measured rep, before the bandwidth buffer
-	KVBytes         int64   `json:"kv_bytes"`            // KV cache memory allocated
-	RSSOverBytes    int64   `json:"rss_overhead_bytes"`  // peak RSS − file − KV
+	// RooflineLocalPct is the median over the tg repetitions of each one's
+	// weight traffic ÷ the best pass of the bandwidth bursts just before and
+	// after it: on a machine whose bandwidth drifts by 2× within minutes it
+	// compares the decode with the memory of its own moment.
+	RooflineLocalPct float64 `json:"roofline_local_pct"`
+	// HugePagePct is the share of the model's resident mapping in huge
+	// pages after the first repetition (Linux only).
+	HugePagePct  *float64 `json:"huge_page_pct,omitempty"`
+	RooflineTPS  float64  `json:"roofline_tg_tps"`    // bandwidth ÷ weight bytes per token
+	PeakRSSBytes int64    `json:"peak_rss_bytes"`     // after the first measured rep, before the bandwidth buffer
+	KVBytes      int64    `json:"kv_bytes"`           // KV cache memory allocated
+	RSSOverBytes int64    `json:"rss_overhead_bytes"` // peak RSS − file − KV
 
 	Model               string `json:"model"` // "smollm3 3.08B Q4_K_M"
 	ModelFile           string `json:"model_file"`
@@ -253,6 +261,7 @@ func runBenchmark(o *benchOptions, logf func(string, ...any)) (*benchResult, err
 	}()
 	interleave := o.bwBytes > 0 && o.profile == ""
 	burst := o.bwTime / time.Duration(o.reps)
+	var burstBest []float64 // best pass of the burst after each repetition
 	afterRep := func(rep int) error {
 		if rep == 0 {
 			r.KVBytes = b.kvBytes()
@@ -261,6 +270,10 @@ func runBenchmark(o *benchOptions, logf func(string, ...any)) (*benchResult, err
 				r.RSSOverBytes = rss - r.ModelBytes - r.KVBytes
 			} else {
 				logf("bench: peak RSS: %v", err)
+			}
+			if res, huge, err := sysinfo.HugeMapped(f.Raw()); err == nil && res > 0 {
+				pct := 100 * float64(huge) / float64(res)
+				r.HugePagePct = &pct
 			}
 		}
 		if !interleave {
@@ -273,6 +286,7 @@ func runBenchmark(o *benchOptions, logf func(string, ...any)) (*benchResult, err
 			}
 		}
 		bw := rb.Run(burst)
+		burstBest = append(burstBest, bw.Best)
 		logf("bench: read bandwidth: best %.1f GB/s, median %.1f GB/s (%d passes)", bw.Best/1e9, bw.Median/1e9, bw.Passes)
 		return nil
 	}
@@ -313,9 +327,33 @@ func runBenchmark(o *benchOptions, logf func(string, ...any)) (*benchResult, err
 		if r.TGTPS > 0 {
 			r.RooflinePct = 100 * float64(r.WeightBytesPerToken) * r.TGTPS / bw.Best
 			r.RooflineMedPct = 100 * float64(r.WeightBytesPerToken) * r.TGTPS / bw.Median
+			r.RooflineLocalPct = localRoofline(r.TGSample, burstBest, r.WeightBytesPerToken)
 		}
 	}
 	return r, nil
+}
+
+// localRoofline returns the median over the repetitions of each one's decode
+// weight traffic (tps[i] × bytesPerToken) as a percentage of the best
+// bandwidth pass next to it: the burst after it (best[i]) or the one before
+// (best[i−1]), whichever is faster. It is 0 without a burst per repetition.
+func localRoofline(tps, best []float64, bytesPerToken int64) float64 {
+	if len(tps) == 0 || len(best) != len(tps) {
+		return 0
+	}
+	pct := make([]float64, len(tps))
+	for i, t := range tps {
+		bw := best[i]
+		if i > 0 {
+			bw = max(bw, best[i-1])
+		}
+		pct[i] = 100 * t * float64(bytesPerToken) / bw
+	}
+	slices.Sort(pct)
+	if n := len(pct); n%2 == 0 {
+		return (pct[n/2-1] + pct[n/2]) / 2
+	}
+	return pct[len(pct)/2]
 }
 
 // measureReps runs the measured repetitions, appending each one's rate to
@@ -845,6 +883,12 @@ func (r *benchResult) print(w io.Writer) error {
 	if r.RooflineTPS > 0 && r.N > 0 {
 		fmt.Fprintf(kw, "decode roofline\t%.1f%% of the best pass, %.1f%% of the median (tg %.2f t/s × %s = %.1f GB/s; ceiling %.2f t/s)\n",
 			r.RooflinePct, r.RooflineMedPct, r.TGTPS, fmtGB(r.WeightBytesPerToken), r.TGTPS*float64(r.WeightBytesPerToken)/1e9, r.RooflineTPS)
+		if r.RooflineLocalPct > 0 {
+			fmt.Fprintf(kw, "\t%.1f%% of the best pass next to each repetition (median over repetitions)\n", r.RooflineLocalPct)
+		}
+	}
+	if r.HugePagePct != nil {
+		fmt.Fprintf(kw, "weight pages\t%.0f%% of the resident model in huge pages\n", *r.HugePagePct)
 	}
 	if r.PeakRSSBytes > 0 {
 		fmt.Fprintf(kw, "peak RSS\t%s (file %s + KV %s + %s other)\n",

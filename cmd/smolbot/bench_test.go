@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -152,6 +153,38 @@ func TestBenchBandwidthInterleaved(t *testing.T) {
 			!(r.BandwidthGBs > 0) || r.BandwidthMedian > r.BandwidthGBs || !(r.RooflineMedPct >= r.RooflinePct) {
 			t.Errorf("%q: %d passes, best %v, median %v, roofline %v/%v", c.extra, r.BandwidthPasses,
 				r.BandwidthGBs, r.BandwidthMedian, r.RooflinePct, r.RooflineMedPct)
+		}
+		// Each repetition is compared with the bursts next to it, never
+		// faster than the run's best pass; --profile has no bursts.
+		if c.extra == nil && !(r.RooflineLocalPct >= r.RooflinePct) || c.extra != nil && r.RooflineLocalPct != 0 {
+			t.Errorf("%q: local roofline %v, roofline %v", c.extra, r.RooflineLocalPct, r.RooflinePct)
+		}
+		if runtime.GOOS == "linux" && (r.HugePagePct == nil || *r.HugePagePct < 0 || *r.HugePagePct > 100) {
+			t.Errorf("%q: huge_page_pct %v", c.extra, r.HugePagePct)
+		}
+	}
+}
+
+func TestLocalRoofline(t *testing.T) {
+	const gb = 1e9 // 1 GB per token, bandwidths in GB/s: t/s = GB/s
+	for _, c := range []struct {
+		tps, best []float64 // best: GB/s of the burst after each repetition
+		want      float64
+	}{
+		// Bandwidth halves before the last repetition: it is compared with
+		// the faster burst next to it (70), the others with 80.
+		{[]float64{72, 72, 36}, []float64{80, 70, 40}, 90},
+		{[]float64{36, 72}, []float64{40, 80}, 90},                 // 90% each
+		{[]float64{30, 30, 30, 30}, []float64{50, 30, 60, 30}, 55}, // 60 60 50 50: median (50 + 60) / 2
+		{[]float64{30}, nil, 0},                                    // no bursts (--profile)
+		{nil, nil, 0},
+	} {
+		best := make([]float64, len(c.best))
+		for i, b := range c.best {
+			best[i] = b * gb
+		}
+		if got := localRoofline(c.tps, best, gb); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("localRoofline(%v, %v) = %v, want %v", c.tps, c.best, got, c.want)
 		}
 	}
 }
