@@ -306,18 +306,11 @@ func (s *Server) streamCompletion(w http.ResponseWriter, r *http.Request, p *pre
 	_ = sse.event("", "[DONE]")
 }
 
-// apiMethods are the methods of the API's routes, for the 405 answer to
-// any other method on them.
-var apiMethods = map[string]string{
-	"/v1/chat/completions": "POST, OPTIONS",
-	"/v1/models":           "GET, HEAD, OPTIONS",
-}
-
 // handleAPINotFound answers a request under /v1/ that no API route takes:
 // 405 for a known path with another method, 404 otherwise.
 func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
-	if allow, ok := apiMethods[r.URL.Path]; ok {
-		w.Header().Set("Allow", allow)
+	if allow := s.allowedMethods(r); allow != "" {
+		w.Header().Set("Allow", allow+", OPTIONS") // CORS preflight, on every API path
 		s.apiError(w, r, &methodNotAllowedError{r.Method, r.URL.Path})
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,6 +231,26 @@ func (s *Server) routes() {
 	// Everything else: an OpenAI-shaped error under /v1/, a page elsewhere.
 	s.handle("/v1/", s.api(s.handleAPINotFound))
 	s.handle("/", s.handleNotFound)
+}
+
+// allowedMethods lists the methods for which a route other than the
+// catch-alls takes r's path ("GET, HEAD, DELETE"), or "" if none does: the
+// Allow header of a 405 answer.
+func (s *Server) allowedMethods(r *http.Request) string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		probe := r.WithContext(r.Context()) // a shallow copy
+		probe.Method = m
+		_, pattern := s.mux.Handler(probe)
+		if pattern == "" || pattern == "/" || pattern == "/v1/" || strings.HasPrefix(pattern, "OPTIONS ") {
+			continue
+		}
+		allow = append(allow, m)
+		if m == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 func (s *Server) handle(pattern string, h http.HandlerFunc) {

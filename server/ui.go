@@ -98,6 +98,18 @@ func (s *Server) handleSessionPage(w http.ResponseWriter, r *http.Request) {
 // handleNotFound answers a page request for a path the server does not
 // have (a mistyped or stale link) with a page leading back to the chats.
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	if allow := s.allowedMethods(r); allow != "" {
+		// A route with another method: a form posted to a page, a pasted
+		// action URL.
+		w.Header().Set("Allow", allow)
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			s.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed",
+				r.URL.Path+" is not a page: it takes "+allow+" requests.")
+			return
+		}
+		s.uiError(w, r, &methodNotAllowedError{r.Method, r.URL.Path})
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		s.uiError(w, r, &unknownRouteError{r.Method, r.URL.Path})
 		return
@@ -106,9 +118,15 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request, msg string) {
+	s.errorPage(w, r, http.StatusNotFound, "Not found", msg)
+}
+
+// errorPage renders the page that explains a wrong address, leading back to
+// the chats.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	p := s.basePage(r)
-	p.Title, p.Error = "Not found · smolbot", msg
-	s.render(w, r, http.StatusNotFound, "notfound", p)
+	p.Title, p.Error = title+" · smolbot", msg
+	s.render(w, r, status, "notfound", p)
 }
 
 // messageForm reads a typed message and its thinking toggle.

@@ -254,6 +254,21 @@ func TestNotFound(t *testing.T) {
 	if code, _, body := u.do("POST", "/no/such/form", url.Values{"a": {"b"}}); code != 404 || !strings.Contains(body, "unknown request URL: POST /no/such/form") {
 		t.Fatalf("unknown form post: %d %s", code, body)
 	}
+	code, h, _ = u.do("POST", "/v1/models", nil)
+	if code != 405 || h.Get("Allow") != "GET, HEAD, OPTIONS" {
+		t.Fatalf("POST on the models endpoint: %d %v", code, h)
+	}
+	// Web UI routes asked with another method: 405 with the methods the
+	// route takes, a page for a browser's GET, a short message otherwise.
+	code, h, body = u.do("GET", "/s/0190a5b2-0000-7000-8000-000000000000/stop", nil)
+	if code != 405 || h.Get("Allow") != "POST" || !strings.HasPrefix(h.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "takes POST requests") || !strings.Contains(body, `href="/"`) {
+		t.Fatalf("GET on a stop action: %d %v %s", code, h, body)
+	}
+	code, h, body = u.do("POST", "/s/0190a5b2-0000-7000-8000-000000000000", url.Values{"a": {"b"}})
+	if code != 405 || h.Get("Allow") != "GET, HEAD, DELETE" || !strings.Contains(body, "does not take POST") {
+		t.Fatalf("POST on a chat page: %d %v %s", code, h, body)
+	}
 	// The real routes still answer.
 	if code, _, _ := u.do("GET", "/", nil); code != 200 {
 		t.Fatalf("home: %d", code)
