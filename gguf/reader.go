@@ -99,8 +99,9 @@ type File struct {
 	KV         []KV // in file order
 	Tensors    []TensorInfo
 	Alignment  int
-	DataOffset int64 // absolute offset of the tensor data blob
-	Size       int64 // file size in bytes
+	DataOffset int64  // absolute offset of the tensor data blob
+	Size       int64  // file size in bytes
+	Path       string // the path given to Open; "" for Parse
 
 	data    []byte
 	unmap   func() error
@@ -119,7 +120,7 @@ func Open(path string) (*File, error) {
 		unmap()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f.unmap = unmap
+	f.unmap, f.Path = unmap, path
 	return f, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -95,4 +96,25 @@ func smapsRange(line []byte) (start, end uint64, ok bool) {
 		return 0, 0, false
 	}
 	return start, end, true
+}
+
+// TransparentHugePages returns Linux's transparent-huge-page mode for
+// anonymous memory and files mapped with advice: "always", "madvise" or
+// "never", or "" where it cannot be read.
+func TransparentHugePages() string {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil {
+		return ""
+	}
+	return thpMode(string(b))
+}
+
+// thpMode picks the bracketed choice out of "always [madvise] never".
+func thpMode(s string) string {
+	_, rest, ok := strings.Cut(s, "[")
+	mode, _, ok2 := strings.Cut(rest, "]")
+	if !ok || !ok2 {
+		return ""
+	}
+	return mode
 }

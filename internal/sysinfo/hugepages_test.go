@@ -29,7 +29,7 @@ AnonHugePages:      2048 kB
 
 func TestParseSmaps(t *testing.T) {
 	for _, c := range []struct {
-		lo, hi          uint64
+		lo, hi         uint64
 		resident, huge int64
 	}{
 		{0x7f0000000000, 0x7f0000600000, 5 << 20, 2 << 20}, // both file mappings
@@ -79,4 +79,21 @@ func TestHugeMappedLive(t *testing.T) {
 		t.Fatalf("after touching all %d bytes: resident %d, huge %d", len(b), res, huge)
 	}
 	t.Logf("resident %d, huge %d (byte sum %d)", res, huge, s)
+}
+
+func TestTHPMode(t *testing.T) {
+	for in, want := range map[string]string{
+		"always [madvise] never\n": "madvise",
+		"[always] madvise never":   "always",
+		"always madvise [never]":   "never",
+		"":                         "",
+		"always madvise never":     "",
+	} {
+		if got := thpMode(in); got != want {
+			t.Errorf("thpMode(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		t.Logf("this machine: %q", TransparentHugePages())
+	}
 }
