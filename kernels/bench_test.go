@@ -320,3 +320,32 @@ func BenchmarkDecodeMatrices(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeRows runs the single-token row kernels that decode uses
+// (q4kRep.rows for Q4_K, the Q6_K row kernel) on 64 rows of SmolLM3-3B's
+// two row lengths, small enough to stay in L2: compute throughput.
+func BenchmarkDecodeRows(b *testing.B) {
+	const rows = 64
+	for _, wt := range []quant.Type{quant.Q4_K, quant.Q6_K} {
+		for _, cols := range []int{2048, 11008} {
+			b.Run(fmt.Sprintf("%v/cols=%d", wt, cols), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(9, 9))
+				k := &kernelTable[wt]
+				nb := cols / k.blockElems
+				w := genWeights(rng, wt, rows*nb, modeRandom)
+				x := genActs(rng, k.act, nb, modeRandom)
+				dst := make([]float32, rows)
+				benchLevels(b, func(b *testing.B) {
+					rowsK := kernelTable[wt].rows
+					if wt == quant.Q4_K {
+						rowsK = q4kRep.rows
+					}
+					b.SetBytes(int64(len(w)))
+					for b.Loop() {
+						rowsK(dst, w, nb*k.wBytes, x, nb)
+					}
+				})
+			})
+		}
+	}
+}

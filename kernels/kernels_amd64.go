@@ -5,6 +5,8 @@ package kernels
 import (
 	"fmt"
 
+	xcpu "golang.org/x/sys/cpu"
+
 	"github.com/smolbot/smolbot/internal/cpu"
 	"github.com/smolbot/smolbot/quant"
 )
@@ -20,6 +22,13 @@ import (
 // elements. Preconditions, checked by the Go wrappers: nb ≥ 1, rows ≥ 1,
 // and every row and activation in bounds. The AVX2 kernels need AVX2, FMA and F16C;
 // the AVX512 ones AVX-512 F/BW/VL and VNNI (cpu.AVX512).
+
+// avx512VBMIGFNI reports whether the CPU also has AVX512-VBMI and GFNI, which
+// the faster single-token Q4_K (repacked form) and Q6_K kernels of the
+// AVX512 level use (q4kRepRowsVBMIAVX512, q6kRowsGFNIAVX512); without them
+// the level keeps q4kRepRowsAVX512 and q6kRowsAVX512. A variable so that
+// tests can check both.
+var avx512VBMIGFNI = xcpu.X86.HasAVX512VBMI && xcpu.X86.HasAVX512GFNI
 
 //go:noescape
 func q4kRowsAVX2(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
@@ -41,6 +50,9 @@ func q6kRows4AVX2(dst *float32, dstStride int, w *byte, wstride int, x *byte, xs
 
 //go:noescape
 func q6kRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+//go:noescape
+func q6kRowsGFNIAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 
 //go:noescape
 func q6kRows4AVX512(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int)
@@ -328,7 +340,11 @@ func archKernels(l cpu.Level, t *[maxType]kernel) {
 		swiglu, rope, expf = swigluAVX512, ropeAVX512, expAVX512
 		install(t, quant.Q4_K, q4kDotAVX512, q4kRowsAVX512, q4kRows4AVX512)
 		install(t, quant.Q5_K, q5kDotAVX512, q5kRowsAVX512, q5kRows4AVX512)
-		install(t, quant.Q6_K, q6kDotAVX512, q6kRowsAVX512, q6kRows4AVX512)
+		q6kRows := q6kRowsAVX512
+		if avx512VBMIGFNI {
+			q6kRows = q6kRowsGFNIAVX512
+		}
+		install(t, quant.Q6_K, q6kDotAVX512, q6kRows, q6kRows4AVX512)
 		install(t, quant.Q4_0, q4_0DotAVX512, q4_0RowsAVX512, nil)
 		install(t, quant.Q8_0, q8_0DotAVX2, q8_0RowsAVX2, nil)
 		install(t, quant.F32, f32VecDotAVX512, f32VecRowsAVX512, nil)

@@ -5,6 +5,7 @@ package kernels
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/smolbot/smolbot/internal/cpu"
 )
@@ -23,6 +24,22 @@ func q4kRepRows4AVX2(dst *float32, dstStride int, w *byte, wstride int, x *byte,
 func q4kRepRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 
 //go:noescape
+func q4kRepRowsVBMIAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+
+// q4kRepRowsVBMI is the gemv kernel of CPUs with AVX512-VBMI and GFNI: whole
+// quads of rows go through q4kRepRowsVBMIAVX512, the rest through
+// q4kRepRowsAVX512 (its one-row loop).
+func q4kRepRowsVBMI(dst *float32, w *byte, wstride int, x *byte, nb, rows int) {
+	q := rows &^ 3
+	if q > 0 {
+		q4kRepRowsVBMIAVX512(dst, w, wstride, x, nb, q)
+	}
+	if rows > q {
+		q4kRepRowsAVX512((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*q)), (*byte)(unsafe.Add(unsafe.Pointer(w), q*wstride)), wstride, x, nb, rows-q)
+	}
+}
+
+//go:noescape
 func q4kRepRows4AVX512(dst *float32, dstStride int, w *byte, wstride int, x *byte, xstride int, nb, rows int, aux *byte)
 
 // archQ4KRep installs the assembly kernels of the repacked Q4_K forms
@@ -32,7 +49,11 @@ func archQ4KRep(l cpu.Level) {
 	switch {
 	case l >= cpu.AVX512:
 		q4kRep.dot, q4kRep.gemmDot = q4kRepDotAVX512, q4kRepGemmDotAVX512
-		q4kRep.rows, _ = wrapRows(&k, q4kRepRowsAVX512, nil)
+		rows := q4kRepRowsAVX512
+		if avx512VBMIGFNI {
+			rows = q4kRepRowsVBMI
+		}
+		q4kRep.rows, _ = wrapRows(&k, rows, nil)
 		q4kRep.rows4 = q4kRepRows4AVX512Go
 	case l >= cpu.AVX2:
 		q4kRep.dot, q4kRep.gemmDot = q4kRepDotAVX2, q4kRepGemmDotAVX2

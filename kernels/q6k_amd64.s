@@ -437,3 +437,118 @@ block4x512:
 	JNZ  row4x512
 	VZEROUPPER
 	RET
+
+// ------------------------------------------------- AVX-512 with GFNI
+//
+// q6kRowsGFNIAVX512 is q6kRowsAVX512 with fewer vector operations per
+// block, for CPUs that also have GFNI. The integer lanes and the f32 steps
+// are the same:
+//
+//   - one VGF2P8AFFINEQB (a per-byte bit permutation) moves the two high
+//     bits of every quant from qh into bits 4-5 and clears the others,
+//     instead of a shift and a mask;
+//   - the offset term −32·Σ s_k·bsums[k] initializes the integer lanes
+//     (VPMADDWD of the bsums with the scales times −32, |s·32| ≤ 4096)
+//     instead of being subtracted after the fold.
+
+// Q6K_GFLO decodes elements 0..63 of the loaded half into dst (quants 1
+// and 2), Q6K_GFHI elements 64..127 (quants 3 and 4). Z29/Z28 = the
+// VGF2P8AFFINEQB matrices (q6kGFMat), Z31 = 0x0F.
+#define Q6K_GFLO(dst) \
+	VGF2P8AFFINEQB $0, Z29, Z8, dst; \
+	VPTERNLOGD     $0xF8, Z31, Z7, dst
+
+#define Q6K_GFHI(dst, tmp) \
+	VGF2P8AFFINEQB $0, Z28, Z8, dst; \
+	VPSRLW         $4, Z7, tmp; \
+	VPTERNLOGD     $0xF8, Z31, tmp, dst
+
+// func q6kRowsGFNIAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
+TEXT ·q6kRowsGFNIAVX512(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), DI
+	MOVQ         w+8(FP), R10
+	VMOVDQU64    ·k0F(SB), Z31
+	VMOVDQU64    q6kGFMat<>+0(SB), Z29
+	VMOVDQU64    q6kGFMat<>+64(SB), Z28
+	VMOVDQU64    ·kQ6KIdx+0(SB), Z24
+	VMOVDQU64    ·kQ6KIdx+64(SB), Z25
+	VMOVDQU64    ·kQ6KIdx+128(SB), Z26
+	VMOVDQU64    ·kQ6KIdx+192(SB), Z27
+	MOVL         $-32, AX
+	VPBROADCASTW AX, Y30
+
+rowgf:
+	MOVQ   R10, SI
+	MOVQ   x+24(FP), R11
+	MOVQ   nb+32(FP), BX
+	VXORPS Z0, Z0, Z0
+
+blockgf:
+	// The prefetch of q6kRowsAVX512.
+	PREFETCHT0 6144(SI)
+	PREFETCHT0 6208(SI)
+	PREFETCHT0 6272(SI)
+	PREFETCHT0 6336(SI)
+	Q6K_SCALES512
+	VPMULLW    Y30, Y2, Y12
+	VPMADDWD   260(R11), Y12, Y1
+	Q6K_LOAD512(0)
+	Q6K_GFLO(Z9)
+	VPMADDUBSW 4(R11), Z9, Z9
+	VPDPWSSD   Z3, Z9, Z1
+	Q6K_GFHI(Z10, Z11)
+	VPMADDUBSW 68(R11), Z10, Z10
+	VPDPWSSD   Z4, Z10, Z1
+	Q6K_LOAD512(1)
+	Q6K_GFLO(Z9)
+	VPMADDUBSW 132(R11), Z9, Z9
+	VPDPWSSD   Z5, Z9, Z1
+	Q6K_GFHI(Z10, Z11)
+	VPMADDUBSW 196(R11), Z10, Z10
+	VPDPWSSD   Z6, Z10, Z1
+
+	VEXTRACTI64X4 $1, Z1, Y12
+	VPADDD        Y12, Y1, Y1
+
+	// d·y.d, broadcast (the same product as broadcasting d and y.d).
+	VPBROADCASTW 208(SI), X8
+	VCVTPH2PS    X8, Y13
+	VMULPS.BCST  (R11), Y13, Y13
+	VCVTDQ2PS    Y1, Y1
+	VFMADD231PS  Y1, Y13, Y0
+
+	ADDQ $210, SI
+	ADDQ $292, R11
+	DECQ BX
+	JNZ  blockgf
+
+	HSUM8(X0, Y0, X1)
+	VMOVSS X0, (DI)
+	ADDQ   $4, DI
+	ADDQ   wstride+16(FP), R10
+	DECQ   rows+40(FP)
+	JNZ    rowgf
+	VZEROUPPER
+	RET
+
+// q6kGFMat: the VGF2P8AFFINEQB matrices of Q6K_GFLO (qh bits 0-1 to bits
+// 4-5 for elements 0..31, bits 2-3 for 32..63) and Q6K_GFHI (bits 4-5,
+// 6-7), every other bit cleared. Byte 7−i of a matrix selects the source
+// bits of result bit i.
+DATA q6kGFMat<>+0(SB)/8, $0x0000000001020000
+DATA q6kGFMat<>+8(SB)/8, $0x0000000001020000
+DATA q6kGFMat<>+16(SB)/8, $0x0000000001020000
+DATA q6kGFMat<>+24(SB)/8, $0x0000000001020000
+DATA q6kGFMat<>+32(SB)/8, $0x0000000004080000
+DATA q6kGFMat<>+40(SB)/8, $0x0000000004080000
+DATA q6kGFMat<>+48(SB)/8, $0x0000000004080000
+DATA q6kGFMat<>+56(SB)/8, $0x0000000004080000
+DATA q6kGFMat<>+64(SB)/8, $0x0000000010200000
+DATA q6kGFMat<>+72(SB)/8, $0x0000000010200000
+DATA q6kGFMat<>+80(SB)/8, $0x0000000010200000
+DATA q6kGFMat<>+88(SB)/8, $0x0000000010200000
+DATA q6kGFMat<>+96(SB)/8, $0x0000000040800000
+DATA q6kGFMat<>+104(SB)/8, $0x0000000040800000
+DATA q6kGFMat<>+112(SB)/8, $0x0000000040800000
+DATA q6kGFMat<>+120(SB)/8, $0x0000000040800000
+GLOBL q6kGFMat<>(SB), RODATA|NOPTR, $128
