@@ -28,24 +28,31 @@ func benchLevels(b *testing.B, f func(b *testing.B)) {
 // BenchmarkDot measures each kernel on 16 rows of 2048 elements, small
 // enough to stay in L1/L2: this is compute throughput, not memory.
 func BenchmarkDot(b *testing.B) {
-	const rows, cols = 16, 2048
 	for _, wt := range weightTypes {
-		b.Run(wt.String(), func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 1))
-			k := &kernelTable[wt]
-			nb := cols / k.blockElems
-			w := genWeights(rng, wt, rows*nb, modeRandom)
-			x := genActs(rng, k.act, nb, modeRandom)
-			dst := make([]float32, rows)
-			benchLevels(b, func(b *testing.B) {
-				k := &kernelTable[wt]
-				b.SetBytes(int64(len(w)))
-				for b.Loop() {
-					k.rows(dst, w, nb*k.wBytes, x, nb)
-				}
-			})
-		})
+		b.Run(wt.String(), func(b *testing.B) { benchRowKernel(b, wt, 16, 2048, 1, false) })
 	}
+}
+
+// benchRowKernel times a row kernel of wt on rows×cols random weights, at
+// every kernel level: the vec_dot-order kernel of kernelTable, or with
+// decode the one single-token products use (the repacked form's for Q4_K).
+func benchRowKernel(b *testing.B, wt quant.Type, rows, cols int, seed uint64, decode bool) {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	k := &kernelTable[wt]
+	nb := cols / k.blockElems
+	w := genWeights(rng, wt, rows*nb, modeRandom)
+	x := genActs(rng, k.act, nb, modeRandom)
+	dst := make([]float32, rows)
+	benchLevels(b, func(b *testing.B) {
+		rowsK := kernelTable[wt].rows // as selected for this level
+		if decode && wt == quant.Q4_K {
+			rowsK = q4kRep.rows
+		}
+		b.SetBytes(int64(len(w)))
+		for b.Loop() {
+			rowsK(dst, w, nb*k.wBytes, x, nb)
+		}
+	})
 }
 
 // BenchmarkQ4KRepRows is BenchmarkDot for the repacked-form Q4_K gemv
@@ -325,27 +332,9 @@ func BenchmarkDecodeMatrices(b *testing.B) {
 // (q4kRep.rows for Q4_K, the Q6_K row kernel) on 64 rows of SmolLM3-3B's
 // two row lengths, small enough to stay in L2: compute throughput.
 func BenchmarkDecodeRows(b *testing.B) {
-	const rows = 64
 	for _, wt := range []quant.Type{quant.Q4_K, quant.Q6_K} {
 		for _, cols := range []int{2048, 11008} {
-			b.Run(fmt.Sprintf("%v/cols=%d", wt, cols), func(b *testing.B) {
-				rng := rand.New(rand.NewPCG(9, 9))
-				k := &kernelTable[wt]
-				nb := cols / k.blockElems
-				w := genWeights(rng, wt, rows*nb, modeRandom)
-				x := genActs(rng, k.act, nb, modeRandom)
-				dst := make([]float32, rows)
-				benchLevels(b, func(b *testing.B) {
-					rowsK := kernelTable[wt].rows
-					if wt == quant.Q4_K {
-						rowsK = q4kRep.rows
-					}
-					b.SetBytes(int64(len(w)))
-					for b.Loop() {
-						rowsK(dst, w, nb*k.wBytes, x, nb)
-					}
-				})
-			})
+			b.Run(fmt.Sprintf("%v/cols=%d", wt, cols), func(b *testing.B) { benchRowKernel(b, wt, 64, cols, 9, true) })
 		}
 	}
 }
