@@ -70,6 +70,12 @@ func TestBadRequests(t *testing.T) {
 			}
 		})
 	}
+	// curl -d's form content type gets a hint at the fix.
+	viaForm := ts.postJSON(t, "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}]}`, "Content-Type", "application/x-www-form-urlencoded")
+	if e := decodeBody[api.ErrorResponse](t, viaForm); viaForm.StatusCode != 400 ||
+		!strings.Contains(e.Error.Message, "not application/x-www-form-urlencoded") || !strings.Contains(e.Error.Message, "-H 'Content-Type: application/json'") {
+		t.Fatalf("form content type: %d %q", viaForm.StatusCode, e.Error.Message)
+	}
 	// Unknown fields (and known-but-unsupported ones) are accepted.
 	resp := ts.postJSON(t, "/v1/chat/completions", `{"messages":[{"role":"developer","content":"be nice"},{"role":"user","content":[{"type":"text","text":"hi"}]}],
 		"frobnicate":true,"logprobs":false,"user":"u1","response_format":{"type":"text"},"max_completion_tokens":5,"stop":"\n\n","seed":1}`)

@@ -47,7 +47,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 // accepted and ignored (see package api); trailing data is an error.
 func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return badRequest("", "Content-Type must be application/json")
+		msg := "Content-Type must be application/json, not " + ct
+		if strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			msg += " (curl -d sends that: add -H 'Content-Type: application/json')"
+		}
+		return badRequest("", msg)
 	}
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(v); err != nil {
