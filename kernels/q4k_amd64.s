@@ -728,21 +728,35 @@ repblock4:
 // vector registers instead of in general registers row by row. Only the
 // order of the integer additions changes, so the results are the same.
 
+// Q4K_LOAD4 loads the 16 bytes at a, b, c, d into the four 128-bit lanes
+// of Z2.
+#define Q4K_LOAD4(a, b, c, d) \
+	VMOVDQU      a, X2; \
+	VINSERTI32X4 $1, b, Z2, Z2; \
+	VINSERTI32X4 $2, c, Z2, Z2; \
+	VINSERTI32X4 $3, d, Z2, Z2
+
+// Q4K_UNPACKZ2 is get_scale_min_k4 for the four rows whose 12 scale bytes
+// are in the 128-bit lanes of Z2, starting at dword k: in Z(S) lane r is
+// [sc0..sc7, m0..m7] of row r (bytes). shufS and shufM are the VPSHUFD
+// selectors of the scale dwords for that k ($0x98, $0x50 for k = 0;
+// $0xED, $0xA5 for k = 1, a block header with d and dmin first). Z2 is
+// left as it was. Clobbers Z4.
+#define Q4K_UNPACKZ2(shufS, shufM, S) \
+	VPSHUFD    shufS, Z2, S; \
+	VPSHUFD    shufM, Z2, Z4; \
+	VPSRLVD    q4kRepScCnt<>(SB), S, S; \
+	VPANDD     q4kRepScM1<>(SB), S, S; \
+	VPSRLD     $2, Z4, Z4; \
+	VPTERNLOGD $0xF8, q4kRepScM2<>(SB), Z4, S
+
 // Q4K_REPUNPACK4 unpacks the scales and mins of the blocks at a, b, c, d
 // (the addresses of their scale bytes; get_scale_min_k4, four rows at
 // once): in Z(S) 128-bit lane r is [sc0..sc7, m0..m7] of row r (bytes).
 // Clobbers Z2, Z4.
 #define Q4K_REPUNPACK4(a, b, c, d, S) \
-	VMOVDQU      a, X2; \
-	VINSERTI32X4 $1, b, Z2, Z2; \
-	VINSERTI32X4 $2, c, Z2, Z2; \
-	VINSERTI32X4 $3, d, Z2, Z2; \
-	VPSHUFD      $0x98, Z2, S; \
-	VPSHUFD      $0x50, Z2, Z4; \
-	VPSRLVD      q4kRepScCnt<>(SB), S, S; \
-	VPANDD       q4kRepScM1<>(SB), S, S; \
-	VPSRLD       $2, Z4, Z4; \
-	VPTERNLOGD   $0xF8, q4kRepScM2<>(SB), Z4, S
+	Q4K_LOAD4(a, b, c, d); \
+	Q4K_UNPACKZ2($0x98, $0x50, S)
 
 // Q4K_REPMINS4 leaves in Z(dst) the mins of the unpacked lanes Z(S) against
 // the Q8_K pair sums Z(P) (q4kRepMinIdx-spread: dword 4L+r = P_2L, P_2L+1):
@@ -1070,16 +1084,8 @@ blockvb:
 	// Block headers: 128-bit lane r of Z2 = [d, dmin, scales] of row r;
 	// Z16 = [sc0..sc7, m0..m7] per lane (Q4K_REPUNPACK4 on the scales,
 	// which start at dword 1 of the lanes here).
-	VMOVDQU      (SI), X2
-	VINSERTI32X4 $1, (R12), Z2, Z2
-	VINSERTI32X4 $2, (R13), Z2, Z2
-	VINSERTI32X4 $3, (R14), Z2, Z2
-	VPSHUFD      $0xED, Z2, Z16
-	VPSHUFD      $0xA5, Z2, Z4
-	VPSRLVD      q4kRepScCnt<>(SB), Z16, Z16
-	VPANDD       q4kRepScM1<>(SB), Z16, Z16
-	VPSRLD       $2, Z4, Z4
-	VPTERNLOGD   $0xF8, q4kRepScM2<>(SB), Z4, Z16
+	Q4K_LOAD4((SI), (R12), (R13), (R14))
+	Q4K_UNPACKZ2($0xED, $0xA5, Z16)
 
 	// Z1 = [d_r·y.d ×2 groups, dmin_r·y.d ×2 groups], r = 0…3.
 	VMOVDQU64   q4kRepVBDIdx<>(SB), Z5
