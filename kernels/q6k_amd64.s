@@ -277,6 +277,37 @@ block4:
 	VPSRLW     $4, Z7, tmp; \
 	VPTERNLOGD $0xF8, Z31, tmp, dst
 
+// Q6K_DOTS512 adds into Z1 the scaled integer products of the block at SI
+// with the Q8_K values at R11: each half loaded, its quants decoded by LO
+// (elements 0..63) and HI (64..127) — Q6K_LO512/Q6K_HI512 or the GFNI
+// Q6K_GFLO/Q6K_GFHI — multiplied with the values and the group scales
+// Z3..Z6. Clobbers Z7..Z11.
+#define Q6K_DOTS512(LO, HI) \
+	Q6K_LOAD512(0); \
+	LO(Z9); \
+	VPMADDUBSW 4(R11), Z9, Z9; \
+	VPDPWSSD   Z3, Z9, Z1; \
+	HI(Z10, Z11); \
+	VPMADDUBSW 68(R11), Z10, Z10; \
+	VPDPWSSD   Z4, Z10, Z1; \
+	Q6K_LOAD512(1); \
+	LO(Z9); \
+	VPMADDUBSW 132(R11), Z9, Z9; \
+	VPDPWSSD   Z5, Z9, Z1; \
+	HI(Z10, Z11); \
+	VPMADDUBSW 196(R11), Z10, Z10; \
+	VPDPWSSD   Z6, Z10, Z1
+
+// Q6K_DYFMA512 is the block's f32 step: Y0 += f32(Y1) · d·y.d (d
+// broadcast and multiplied by y.d: the same product as broadcasting d and
+// y.d). Clobbers X8, Y13.
+#define Q6K_DYFMA512 \
+	VPBROADCASTW 208(SI), X8; \
+	VCVTPH2PS    X8, Y13; \
+	VMULPS.BCST  (R11), Y13, Y13; \
+	VCVTDQ2PS    Y1, Y1; \
+	VFMADD231PS  Y1, Y13, Y0
+
 // func q6kRowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 TEXT ·q6kRowsAVX512(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
@@ -301,20 +332,7 @@ block512:
 	PREFETCHT0 6336(SI)
 	Q6K_SCALES512
 	VPXORD Z1, Z1, Z1
-	Q6K_LOAD512(0)
-	Q6K_LO512(Z9)
-	VPMADDUBSW 4(R11), Z9, Z9
-	VPDPWSSD   Z3, Z9, Z1
-	Q6K_HI512(Z10, Z11)
-	VPMADDUBSW 68(R11), Z10, Z10
-	VPDPWSSD   Z4, Z10, Z1
-	Q6K_LOAD512(1)
-	Q6K_LO512(Z9)
-	VPMADDUBSW 132(R11), Z9, Z9
-	VPDPWSSD   Z5, Z9, Z1
-	Q6K_HI512(Z10, Z11)
-	VPMADDUBSW 196(R11), Z10, Z10
-	VPDPWSSD   Z6, Z10, Z1
+	Q6K_DOTS512(Q6K_LO512, Q6K_HI512)
 
 	VEXTRACTI64X4 $1, Z1, Y12
 	VPADDD        Y12, Y1, Y1
@@ -322,12 +340,7 @@ block512:
 	VPSLLD        $5, Y12, Y12
 	VPSUBD        Y12, Y1, Y1
 
-	// d·y.d, broadcast (the same product as broadcasting d and y.d).
-	VPBROADCASTW 208(SI), X8
-	VCVTPH2PS    X8, Y13
-	VMULPS.BCST  (R11), Y13, Y13
-	VCVTDQ2PS    Y1, Y1
-	VFMADD231PS  Y1, Y13, Y0
+	Q6K_DYFMA512
 
 	ADDQ $210, SI
 	ADDQ $292, R11
@@ -492,30 +505,12 @@ blockgf:
 	Q6K_SCALES512
 	VPMULLW    Y30, Y2, Y12
 	VPMADDWD   260(R11), Y12, Y1
-	Q6K_LOAD512(0)
-	Q6K_GFLO(Z9)
-	VPMADDUBSW 4(R11), Z9, Z9
-	VPDPWSSD   Z3, Z9, Z1
-	Q6K_GFHI(Z10, Z11)
-	VPMADDUBSW 68(R11), Z10, Z10
-	VPDPWSSD   Z4, Z10, Z1
-	Q6K_LOAD512(1)
-	Q6K_GFLO(Z9)
-	VPMADDUBSW 132(R11), Z9, Z9
-	VPDPWSSD   Z5, Z9, Z1
-	Q6K_GFHI(Z10, Z11)
-	VPMADDUBSW 196(R11), Z10, Z10
-	VPDPWSSD   Z6, Z10, Z1
+	Q6K_DOTS512(Q6K_GFLO, Q6K_GFHI)
 
 	VEXTRACTI64X4 $1, Z1, Y12
 	VPADDD        Y12, Y1, Y1
 
-	// d·y.d, broadcast (the same product as broadcasting d and y.d).
-	VPBROADCASTW 208(SI), X8
-	VCVTPH2PS    X8, Y13
-	VMULPS.BCST  (R11), Y13, Y13
-	VCVTDQ2PS    Y1, Y1
-	VFMADD231PS  Y1, Y13, Y0
+	Q6K_DYFMA512
 
 	ADDQ $210, SI
 	ADDQ $292, R11
