@@ -15,25 +15,38 @@ import (
 func TestQ4KRepBitExact(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		// 70 blocks: longer than the assembly four-token kernels take.
-		checkRepKernels(t, rand.New(rand.NewPCG(4, 4)), quant.Q4_K, quant.Q8_K, q4KBytes, q8KBytes, []int{1, 2, 3, 8, 43, 70},
-			repKernels{q4kRep.dot, q4kRep.gemmDot, q4kRep.rows, q4kRep.rows4, dotQ4KQ8KRepGeneric, dotQ4KQ8KRepGemmGeneric})
+		checkKernels(t, rand.New(rand.NewPCG(4, 4)), quant.Q4_K, q4KBytes, []int{1, 2, 3, 8, 43, 70},
+			kernelSet{quant.Q8_K, q8KBytes, q4kRep.dot, q4kRep.gemmDot, q4kRep.rows, q4kRep.rows4, dotQ4KQ8KRepGeneric, dotQ4KQ8KRepGemmGeneric})
 	})
 }
 
-// repKernels are the kernels of a repacked form at one CPU level and the
-// generic single-output functions they must equal: gemv for the one-token
-// kernels, gemm for the four-token ones.
-type repKernels struct {
+// kernelSet are the kernels of one weight form at one CPU level and the
+// generic single-output functions they must equal: for a repacked form,
+// gemv for the one-token kernels and gemm for the four-token ones; for the
+// vec_dot form (vecDotKernels) the generic vec_dot for both.
+type kernelSet struct {
+	act          quant.Type // the activation type
+	xBytes       int        // bytes per activation block
 	dot, gemmDot func(w, x []byte, nb int) float32
 	rows         rowsFunc
 	rows4        rows4Func
 	gemv, gemm   func(w, x []byte, nb int) float32
 }
 
-// checkRepKernels compares k's kernels with its generic functions bit for
+// vecDotKernels is the kernelSet of wt's vec_dot form at the current level
+// (Dot, the row and four-token kernels of kernelTable), all to equal
+// generic.
+func vecDotKernels(wt quant.Type, generic func(w, x []byte, nb int) float32) kernelSet {
+	k := &kernelTable[wt]
+	dot := func(w, x []byte, nb int) float32 { return Dot(wt, w, x, nb*k.blockElems) }
+	return kernelSet{k.act, actBlockBytes[actSlot(k.act)], dot, dot, k.rows, k.rows4, generic, generic}
+}
+
+// checkKernels compares k's kernels with its generic functions bit for
 // bit on rows of nb blocks for every nb in nbs and every data mode, over 5
 // or 11 rows (one or two row quads and a tail).
-func checkRepKernels(t *testing.T, rng *rand.Rand, wt, at quant.Type, wBytes, xBytes int, nbs []int, k repKernels) {
+func checkKernels(t *testing.T, rng *rand.Rand, wt quant.Type, wBytes int, nbs []int, k kernelSet) {
+	at, xBytes := k.act, k.xBytes
 	t.Helper()
 	for _, m := range genModes {
 		for _, nb := range nbs {
@@ -164,41 +177,7 @@ func TestQ4KRepForms(t *testing.T) {
 // f32 result bit for bit: they all do ggml's AVX2 arithmetic.
 func TestQ5KBitExact(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(5, 9))
-		k := &kernelTable[quant.Q5_K]
-		for _, m := range genModes {
-			for _, nb := range []int{1, 2, 3, 8, 43} {
-				const rows = 5
-				w := genWeights(rng, quant.Q5_K, nb*rows, m.mode)
-				xs := genActs(rng, k.act, nb*4, m.mode)
-				rb, xb := nb*q5KBytes, nb*q8KBytes
-				row := func(r int) []byte { return w[r*rb : (r+1)*rb] }
-				bad := 0
-				check := func(got, want float32) {
-					if math.Float32bits(got) != math.Float32bits(want) {
-						bad++
-					}
-				}
-				for r := 0; r < rows; r++ {
-					check(Dot(quant.Q5_K, row(r), xs[:xb], nb*qk), dotQ5KQ8KGeneric(row(r), xs[:xb], nb))
-				}
-				dst := make([]float32, rows)
-				k.rows(dst, w, rb, xs[:xb], nb)
-				for r := 0; r < rows; r++ {
-					check(dst[r], dotQ5KQ8KGeneric(row(r), xs[:xb], nb))
-				}
-				d4 := make([]float32, 4*rows)
-				k.rows4(d4, rows, w, rb, xs, xb, nb, rows)
-				for tk := 0; tk < 4; tk++ {
-					for r := 0; r < rows; r++ {
-						check(d4[tk*rows+r], dotQ5KQ8KGeneric(row(r), xs[tk*xb:(tk+1)*xb], nb))
-					}
-				}
-				if bad > 0 {
-					t.Errorf("%s nb=%d: %d mismatches", m.name, nb, bad)
-				}
-			}
-		}
+		checkKernels(t, rand.New(rand.NewPCG(5, 9)), quant.Q5_K, q5KBytes, []int{1, 2, 3, 8, 43}, vecDotKernels(quant.Q5_K, dotQ5KQ8KGeneric))
 	})
 }
 
@@ -209,8 +188,8 @@ func TestQ5KBitExact(t *testing.T) {
 func TestQ40RepBitExact(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		// The gemv and gemm forms are the same arithmetic.
-		checkRepKernels(t, rand.New(rand.NewPCG(6, 6)), quant.Q4_0, quant.Q8_0, q4_0Bytes, q8_0Bytes, []int{1, 2, 3, 8, 43},
-			repKernels{q40Rep.dot, q40Rep.dot, q40Rep.rows, q40Rep.rows4, dotQ4_0Q8_0RepGeneric, dotQ4_0Q8_0RepGeneric})
+		checkKernels(t, rand.New(rand.NewPCG(6, 6)), quant.Q4_0, q4_0Bytes, []int{1, 2, 3, 8, 43},
+			kernelSet{quant.Q8_0, q8_0Bytes, q40Rep.dot, q40Rep.dot, q40Rep.rows, q40Rep.rows4, dotQ4_0Q8_0RepGeneric, dotQ4_0Q8_0RepGeneric})
 	})
 
 	rng := rand.New(rand.NewPCG(7, 7))
