@@ -73,12 +73,12 @@ type benchResult struct {
 	TGSample    []float64 `json:"tg_tps_samples"`
 
 	BandwidthGBs    float64 `json:"bandwidth_gbs"`        // best pass
-	BandwidthMedian float64 `json:"bandwidth_median_gbs"` // median pass
+	BandwidthMedian float64 `json:"bandwidth_median_gbs"` // median over time (sysinfo.Bandwidth.Median)
 	BandwidthPasses int     `json:"bandwidth_passes"`
 	BandwidthBytes  int64   `json:"bandwidth_buffer_bytes"`
 	BandwidthLoop   string  `json:"bandwidth_loop"`
 	RooflinePct     float64 `json:"roofline_pct"`        // tg weight traffic ÷ bandwidth (best pass)
-	RooflineMedPct  float64 `json:"roofline_median_pct"` // median tg repetition's traffic ÷ median pass (issue 3's "medians")
+	RooflineMedPct  float64 `json:"roofline_median_pct"` // median tg repetition's traffic ÷ median bandwidth (issue 3's "medians")
 	// RooflineLocalPct is the median over the tg repetitions of each one's
 	// weight traffic ÷ the best pass of the bandwidth bursts just before and
 	// after it: on a machine whose bandwidth drifts by 2× within minutes it
@@ -293,7 +293,7 @@ func runBenchmark(o *benchOptions, logf func(string, ...any)) (*benchResult, err
 		}
 		bw := rb.Run(burst)
 		burstBest = append(burstBest, bw.Best)
-		logf("bench: read bandwidth: best %.1f GB/s, median %.1f GB/s (%d passes)", bw.Best/1e9, bw.Median/1e9, bw.Passes)
+		logf("bench: read bandwidth: best %.1f GB/s, median over time %.1f GB/s (%d passes)", bw.Best/1e9, bw.Median/1e9, bw.Passes)
 		return nil
 	}
 	err = measureReps(o, b, r, rng, vocab, prompt, randomTokens, afterRep, logf)
@@ -889,13 +889,13 @@ func (r *benchResult) print(w io.Writer) error {
 	fmt.Fprintln(w)
 	kw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if r.BandwidthGBs > 0 {
-		fmt.Fprintf(kw, "read bandwidth\t%.1f GB/s (best of %d passes over %s, %d threads, %s loop; median %.1f GB/s)\n",
+		fmt.Fprintf(kw, "read bandwidth\t%.1f GB/s (best of %d passes over %s, %d threads, %s loop; median over time %.1f GB/s)\n",
 			r.BandwidthGBs, r.BandwidthPasses, units.Bytes(r.BandwidthBytes), r.Threads, r.BandwidthLoop, r.BandwidthMedian)
 	}
 	fmt.Fprintf(kw, "weights/token\t%s (%d bytes)\n", fmtGB(r.WeightBytesPerToken), r.WeightBytesPerToken)
 	if r.RooflineTPS > 0 && r.N > 0 {
 		bytes := float64(r.WeightBytesPerToken)
-		fmt.Fprintf(kw, "decode roofline\t%.1f%% of the median pass (median tg %.2f t/s × %s = %.1f GB/s)\n",
+		fmt.Fprintf(kw, "decode roofline\t%.1f%% of the median bandwidth (median tg %.2f t/s × %s = %.1f GB/s)\n",
 			r.RooflineMedPct, r.TGTPSMedian, fmtGB(r.WeightBytesPerToken), r.TGTPSMedian*bytes/1e9)
 		fmt.Fprintf(kw, "\t%.1f%% of the best pass (mean tg %.2f t/s × %s = %.1f GB/s; ceiling %.2f t/s)\n",
 			r.RooflinePct, r.TGTPS, fmtGB(r.WeightBytesPerToken), r.TGTPS*bytes/1e9, r.RooflineTPS)

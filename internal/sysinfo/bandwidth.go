@@ -14,7 +14,13 @@ type Bandwidth struct {
 	// Best is the fastest pass in bytes per second: the figure to compare
 	// with, since on a shared machine a pass is only ever slowed down.
 	Best float64
-	// Median is the median pass in bytes per second.
+	// Median is the median read bandwidth over the measured time, in
+	// bytes per second: each pass counts for the time it took, so that a
+	// burst of fast passes counts no more than the same time of slow ones.
+	// (With bursts of equal duration between a benchmark's repetitions,
+	// every burst then weighs the same, as every repetition does; a median
+	// over passes would lean towards the moments when memory was fast,
+	// since more passes fit in them.)
 	Median float64
 	// Passes is the number of timed passes over the buffer.
 	Passes int
@@ -129,8 +135,26 @@ func (rb *ReadBench) stats(rates []float64) Bandwidth {
 	slices.Sort(s)
 	m.Passes = len(s)
 	m.Best = s[len(s)-1]
-	m.Median = s[len(s)/2]
+	m.Median = timeMedian(s)
 	return m
+}
+
+// timeMedian returns the time-weighted median of sorted pass rates: the
+// rate r such that passes slower than r and passes faster than r each took
+// at most half of the total time. A pass over a fixed buffer at rate r
+// takes a time proportional to 1/r.
+func timeMedian(sorted []float64) float64 {
+	var total float64
+	for _, r := range sorted {
+		total += 1 / r
+	}
+	var acc float64
+	for _, r := range sorted {
+		if acc += 1 / r; acc >= total/2 {
+			return r
+		}
+	}
+	return sorted[len(sorted)-1]
 }
 
 // Close stops the readers and returns the buffer to the system. It is

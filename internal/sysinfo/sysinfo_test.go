@@ -189,3 +189,26 @@ func BenchmarkReadBandwidth(b *testing.B) {
 		})
 	}
 }
+
+func TestTimeMedian(t *testing.T) {
+	for _, c := range []struct {
+		rates []float64 // sorted
+		want  float64
+	}{
+		{[]float64{5}, 5},
+		{[]float64{10, 10, 10}, 10},
+		// Four fast passes took 0.04 of the time, the slow one 0.1: memory
+		// was slow for most of the measurement, though most passes were
+		// fast.
+		{[]float64{10, 100, 100, 100, 100}, 10},
+		// Equal time at each rate: 2 passes at 20 (0.1), 4 at 40 (0.1);
+		// the slower rate reaches half the time first.
+		{[]float64{20, 20, 40, 40, 40, 40}, 20},
+		// A burst of 10 s at 50 against 5 s at 40 and 5 s at 70.
+		{[]float64{40, 40, 50, 50, 50, 50, 50, 70, 70, 70, 70, 70, 70, 70}, 50},
+	} {
+		if got := timeMedian(c.rates); got != c.want {
+			t.Errorf("timeMedian(%v) = %v, want %v", c.rates, got, c.want)
+		}
+	}
+}
