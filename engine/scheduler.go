@@ -1,9 +1,28 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"runtime/pprof"
 
 	"github.com/smolbot/smolbot/model"
+)
+
+// The pprof label of the forward passes: the scheduler goroutine and the
+// pool's workers carry LabelPhase=PhasePrefill during a pass that holds a
+// prompt chunk and LabelPhase=PhaseDecode during one of decode steps and
+// drafts only, so that `go tool pprof -tagfocus phase=tg` selects decoding
+// in a profile of any program that uses an Engine.
+const (
+	LabelPhase   = "phase"
+	PhasePrefill = "pp"
+	PhaseDecode  = "tg"
+)
+
+// The label contexts, made once so that labelling a pass allocates nothing.
+var (
+	prefillLabels = pprof.WithLabels(context.Background(), pprof.Labels(LabelPhase, PhasePrefill))
+	decodeLabels  = pprof.WithLabels(context.Background(), pprof.Labels(LabelPhase, PhaseDecode))
 )
 
 // request is one forward step of one sequence: tokens appended to its
@@ -40,6 +59,7 @@ type scheduler struct {
 	spans   []model.Span
 	batch   []*request
 	logits  []float32
+	labels  context.Context // the phase labels applied (nil: none yet)
 }
 
 func newScheduler(e *Engine) (*scheduler, error) {
@@ -156,6 +176,9 @@ func (s *scheduler) step() {
 			room -= extra
 		}
 	}
+	// A one-token prompt chunk is queued as a decode step (enqueue) and
+	// computed like one, so it counts as decoding.
+	s.setPhase(np > 0)
 	V := s.e.cfg.Vocab
 	rows := 0
 	s.spans = s.spans[:0]
@@ -184,6 +207,22 @@ func (s *scheduler) step() {
 		off += k
 		r.done <- err
 	}
+}
+
+// setPhase labels the scheduler goroutine and the pool's workers with the
+// phase of the next forward pass. It does so only when the phase changes:
+// steady decoding pays one compare per step.
+func (s *scheduler) setPhase(prefill bool) {
+	l := decodeLabels
+	if prefill {
+		l = prefillLabels
+	}
+	if l == s.labels {
+		return
+	}
+	s.labels = l
+	pprof.SetGoroutineLabels(l)
+	s.e.pool.SetProfileLabels(l)
 }
 
 // single runs one request alone.

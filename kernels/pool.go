@@ -1,7 +1,9 @@
 package kernels
 
 import (
+	"context"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 )
@@ -60,6 +62,11 @@ type Pool struct {
 
 	// singleFrom: see SetSingleTokenFrom (-1: off).
 	singleFrom int
+
+	// labels and labelsVer: see SetProfileLabels. Workers read them during
+	// a call, so they change only under mu.
+	labels    context.Context
+	labelsVer uint64
 }
 
 // SetSingleTokenFrom makes the matrix products that follow compute
@@ -73,6 +80,20 @@ type Pool struct {
 func (p *Pool) SetSingleTokenFrom(t int) {
 	p.mu.Lock()
 	p.singleFrom = t
+	p.mu.Unlock()
+}
+
+// SetProfileLabels makes the worker goroutines carry the pprof labels of
+// ctx (made with pprof.WithLabels) from the next call on; nil or a context
+// without labels removes them. pprof.Do labels only the calling goroutine,
+// so without this the workers' share of each call, most of its CPU time, is
+// missing from a profile filtered by label (-tagfocus). Thread 0 is the
+// caller and keeps its own labels. Workers apply a change at their next
+// call; other calls cost them one compare.
+func (p *Pool) SetProfileLabels(ctx context.Context) {
+	p.mu.Lock()
+	p.labels = ctx
+	p.labelsVer++
 	p.mu.Unlock()
 }
 
@@ -126,11 +147,21 @@ func (p *Pool) Close() {
 
 func (p *Pool) work(w *worker, thread int) {
 	defer p.wg.Done()
-	var seen uint64
+	var seen, labelsVer uint64 // labelsVer: the version of the labels applied
 	for {
 		seen = p.waitGen(w, seen)
 		if p.closing.Load() {
 			return
+		}
+		// A version rather than a compare of the contexts, which panics for
+		// a context type that is not comparable.
+		if p.labelsVer != labelsVer {
+			labelsVer = p.labelsVer
+			ctx := p.labels
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			pprof.SetGoroutineLabels(ctx)
 		}
 		p.task.run(thread)
 		if p.pending.Add(-1) == 0 && p.parked.Load() == seen && p.parked.CompareAndSwap(seen, 0) {

@@ -370,7 +370,9 @@ func median(x []float64) float64 {
 }
 
 // measureReps runs the measured repetitions, appending each one's rate to
-// r. Samples of the calling goroutine carry a pprof label phase=pp|tg.
+// r. The work of each test carries the pprof label phase=pp|tg: on the
+// calling goroutine (pprof.Do), the pool's workers with --raw
+// (setProfileLabels), and the engine's goroutines (the engine labels them).
 // afterRep is called after each repetition with its index.
 func measureReps(o *benchOptions, b benchTarget, r *benchResult, rng *rand.Rand, vocab, prompt []int32,
 	randomTokens func(), afterRep func(rep int) error, logf func(string, ...any)) error {
@@ -381,7 +383,8 @@ func measureReps(o *benchOptions, b benchTarget, r *benchResult, rng *rand.Rand,
 	for rep := range o.reps {
 		if o.p > 0 {
 			randomTokens()
-			pprof.Do(context.Background(), pprof.Labels("phase", "pp"), func(context.Context) {
+			pprof.Do(context.Background(), pprof.Labels(engine.LabelPhase, engine.PhasePrefill), func(ctx context.Context) {
+				b.setProfileLabels(ctx)
 				d, err = b.prefill(prompt)
 			})
 			if err != nil {
@@ -392,7 +395,8 @@ func measureReps(o *benchOptions, b benchTarget, r *benchResult, rng *rand.Rand,
 		}
 		if o.n > 0 {
 			first := vocab[rng.IntN(len(vocab))]
-			pprof.Do(context.Background(), pprof.Labels("phase", "tg"), func(context.Context) {
+			pprof.Do(context.Background(), pprof.Labels(engine.LabelPhase, engine.PhaseDecode), func(ctx context.Context) {
+				b.setProfileLabels(ctx)
 				d, err = b.generate(first, o.n)
 			})
 			if err != nil {
@@ -419,6 +423,9 @@ type benchTarget interface {
 	generate(first int32, n int) (time.Duration, error)
 	// kvBytes is the KV cache memory of the sequence.
 	kvBytes() int64
+	// setProfileLabels gives the goroutines that run the forward passes
+	// the pprof labels of ctx, which pprof.Do gives only to its caller.
+	setProfileLabels(ctx context.Context)
 }
 
 // benchSetup holds what runBenchmark loaded.
@@ -548,12 +555,17 @@ func (t *engineTarget) generate(first int32, n int) (time.Duration, error) {
 
 func (t *engineTarget) kvBytes() int64 { return t.seq.KVBytes() }
 
+// setProfileLabels does nothing: the engine labels its goroutines with the
+// phase of each forward pass itself.
+func (t *engineTarget) setProfileLabels(context.Context) {}
+
 // benchRunner runs one sequence through a model directly, the way
 // llama-bench drives llama_decode: no scheduler, tokenizer or sampler
 // chain, greedy argmax only, and end-of-generation tokens are not special.
 // It is the --raw target and runs the --breakdown pass.
 type benchRunner struct {
 	m      model.Model
+	pool   *kernels.Pool
 	ws     *model.Workspace
 	cache  *kvcache.Cache
 	logits []float32
@@ -571,7 +583,7 @@ func newBenchRunner(m model.Model, pool *kernels.Pool, maxBatch, ctxLen int, kv 
 	if err != nil {
 		return nil, err
 	}
-	return &benchRunner{m: m, ws: ws, cache: cache, logits: make([]float32, cfg.Vocab)}, nil
+	return &benchRunner{m: m, pool: pool, ws: ws, cache: cache, logits: make([]float32, cfg.Vocab)}, nil
 }
 
 // prefill processes tokens as one batch on an empty sequence, computing
@@ -611,6 +623,10 @@ func (b *benchRunner) step(tok int32) (int32, error) {
 }
 
 func (b *benchRunner) kvBytes() int64 { return b.cache.Bytes() }
+
+// setProfileLabels labels the pool's workers; the calling goroutine is
+// thread 0 and has its labels already.
+func (b *benchRunner) setProfileLabels(ctx context.Context) { b.pool.SetProfileLabels(ctx) }
 
 func argmax(x []float32) int32 {
 	best := 0
