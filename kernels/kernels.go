@@ -119,6 +119,7 @@ func selectKernels(l cpu.Level) {
 	gemm(set(quant.BF16, quant.BF16, 1, 2, 2, dotBF16Generic), 32, dotBF16GemmGeneric)
 	dotF16F32, dotBF16F32 = dotF16F32Generic, dotBF16F32Generic
 	dotF16F32Rows = dotF16F32RowsGeneric
+	q8Scores, q8Accum, fmaLanes16, fmaLanes4x16 = nil, nil, nil, nil
 	archKernels(l, t)
 	level = l
 }

@@ -135,6 +135,21 @@ func ropeAVX512(x, cs *float32, n int)
 //go:noescape
 func expAVX512(dst, src *float32, n int)
 
+// The attention kernels of attn.go (q8Scores, q8Accum, fmaLanes16,
+// fmaLanes4x16), with the preconditions their Go wrappers check.
+//
+//go:noescape
+func q8_0ScoresAVX512(scores *float32, sstride int, q *float32, group int, k *byte, rowBytes, n, D int, row *float32, scale float32)
+
+//go:noescape
+func q8_0AccumAVX512(acc *float32, D int, w *float32, wstride, group int, v *byte, rowBytes, n int)
+
+//go:noescape
+func fmaLanes16AVX512(acc, p, v *float32, vstride, n, rows int)
+
+//go:noescape
+func fmaLanes4x16AVX512(acc, p, v *float32, vstride, n, rows int)
+
 //go:noescape
 func q4_0RowsAVX512(dst *float32, w *byte, wstride int, x *byte, nb, rows int)
 
@@ -338,6 +353,8 @@ func archKernels(l cpu.Level, t *[maxType]kernel) {
 	case l >= cpu.AVX512:
 		quantizeQ8K = quantizeQ8KAVX512Go
 		swiglu, rope, expf = swigluAVX512, ropeAVX512, expAVX512
+		q8Scores, q8Accum = q8_0ScoresAVX512, q8_0AccumAVX512
+		fmaLanes16, fmaLanes4x16 = fmaLanes16AVX512, fmaLanes4x16AVX512
 		install(t, quant.Q4_K, q4kDotAVX512, q4kRowsAVX512, q4kRows4AVX512)
 		install(t, quant.Q5_K, q5kDotAVX512, q5kRowsAVX512, q5kRows4AVX512)
 		q6kRows := q6kRowsAVX512

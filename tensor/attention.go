@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"unsafe"
@@ -48,6 +47,7 @@ type AttnScratch struct {
 	m, l                      []float32 // running max and sum per head
 	row                       []float32 // one dequantized K/V row (Q8_0)
 	probs                     []float32 // group × cells, for attendGGML
+	lanes                     []float32 // attendGGML's FMA lanes, headDim × 16 or × 64
 }
 
 // NewAttnScratch allocates scratch for Attend with up to group query heads
@@ -112,12 +112,7 @@ func (kv *KVLayer) Attend(out, q []float32, kvh, nCells int, scale float32, deco
 			}
 		} else {
 			// Q8_0: each key row is dequantized once for the whole group.
-			for j := 0; j < nc; j++ {
-				dequantQ8_0(kpage[j*rowBytes:(j+1)*rowBytes], s.row)
-				for g := 0; g < group; g++ {
-					s.scores[g*P+j] = kernels.DotF32(s.row[:D], q[g*D:(g+1)*D], D) * scale
-				}
-			}
+			kernels.Q8_0Scores(s.scores, P, q[:group*D], D, kpage, rowBytes, nc, scale, s.row)
 		}
 		// Online softmax: fold this page's maximum into the running one.
 		for g := 0; g < group; g++ {
@@ -189,32 +184,10 @@ func (kv *KVLayer) accumulateV(acc []float32, s *AttnScratch, p, kvh, nc, group 
 			}
 		}
 	default: // Q8_0 rows
+		// Each row is dequantized once for the group; products rounded,
+		// then added.
 		rowBytes := kv.RowBytes()
-		vpage := kv.V[p][kvh*P*rowBytes:]
-		for j := 0; j < nc; j++ {
-			dequantQ8_0(vpage[j*rowBytes:(j+1)*rowBytes], s.row)
-			for g := 0; g < group; g++ {
-				w := s.scores[g*P+j]
-				a := acc[g*D : (g+1)*D]
-				for d, v := range s.row[:D] {
-					a[d] += w * v
-				}
-			}
-		}
-	}
-}
-
-// dequantQ8_0 decodes one Q8_0 row (len(dst)/32 blocks) without the
-// per-call checks of quant.DequantizeRow: this is the attention inner loop
-// and the sizes are fixed by the cache.
-func dequantQ8_0(src []byte, dst []float32) {
-	for b := 0; b*32 < len(dst); b++ {
-		blk := src[b*34 : b*34+34]
-		d := quant.F16ToF32(binary.LittleEndian.Uint16(blk))
-		out := dst[b*32 : b*32+32]
-		for i := range out {
-			out[i] = float32(int8(blk[2+i])) * d
-		}
+		kernels.Q8_0Accum(acc, D, s.scores, P, kv.V[p][kvh*P*rowBytes:], rowBytes, nc, s.row)
 	}
 }
 
@@ -251,10 +224,15 @@ func (kv *KVLayer) attendGGML(out, q []float32, kvh, nCells int, scale float32, 
 	for g := 0; g < group; g++ {
 		qg := q[g*D : (g+1)*D]
 		pr := probs[g*nCells : (g+1)*nCells]
+		// One multi-row call per page: the keys of a page are contiguous.
+		for p := 0; p*P < nCells; p++ {
+			nc := min(P, nCells-p*P)
+			keys := bytesF32(kv.K[p][kvh*P*rowBytes:])
+			kernels.DotF32Rows(pr[p*P:p*P+nc], keys, rowBytes/4, qg, D)
+		}
 		m := float32(math.Inf(-1))
-		for j := range pr {
-			k := bytesF32(kv.K[j/P][(kvh*P+j%P)*rowBytes:])[:D]
-			v := kernels.DotF32(k, qg, D) * scale
+		for j, v := range pr {
+			v *= scale
 			pr[j] = v
 			if v > m {
 				m = v
@@ -275,37 +253,61 @@ func (kv *KVLayer) attendGGML(out, q []float32, kvh, nCells int, scale float32, 
 			pr[j] *= inv
 		}
 	}
+	// Output: per dimension d, the lanes of every page in order. The batch
+	// form's lane is the cell's index in its page mod 16; the decode form's
+	// accumulator (c/16)%4 of global cell c is page-relative when pages
+	// hold a multiple of 64 cells (else the Go loop below).
+	width := simdLanes
+	if decode {
+		width = 4 * simdLanes
+	}
+	lanes := s.growLanes(D * width)
 	for g := 0; g < group; g++ {
 		pr := probs[g*nCells : (g+1)*nCells]
 		o := out[g*D : (g+1)*D]
-		for d := 0; d < D; d++ {
-			var gemm [simdLanes]float32
-			var vec [4][simdLanes]float32
-			for p := 0; p*P < nCells; p++ {
-				nc := min(P, nCells-p*P)
-				vt := bytesF32(kv.V[p][4*((kvh*D+d)*P):])[:nc]
-				pp := pr[p*P : p*P+nc]
-				if decode {
-					// ggml_vec_dot_f32's registers: element j goes to
-					// accumulator (j/16)%4, lane j%16.
-					for j, v := range vt {
+		clear(lanes)
+		for p := 0; p*P < nCells; p++ {
+			nc := min(P, nCells-p*P)
+			plane := bytesF32(kv.V[p][4*(kvh*D*P):])[:(D-1)*P+nc]
+			pp := pr[p*P : p*P+nc]
+			switch {
+			case !decode:
+				kernels.FMALanes16(lanes, pp, plane, P)
+			case P%(4*simdLanes) == 0:
+				kernels.FMALanes4x16(lanes, pp, plane, P)
+			default:
+				for d := 0; d < D; d++ {
+					vec := lanes4x16(lanes[d*width:])
+					for j, v := range plane[d*P : d*P+nc] {
 						c := p*P + j
 						a := &vec[(c/simdLanes)%4]
 						a[c%simdLanes] = fma32(pp[j], v, a[c%simdLanes])
 					}
-					continue
-				}
-				for j, v := range vt {
-					gemm[j%simdLanes] = fma32(pp[j], v, gemm[j%simdLanes])
 				}
 			}
+		}
+		for d := range o {
 			if decode {
-				o[d] = kernels.Reduce4x16(&vec)
+				o[d] = kernels.Reduce4x16(lanes4x16(lanes[d*width:]))
 			} else {
-				o[d] = kernels.HSum16(&gemm)
+				o[d] = kernels.HSum16((*[simdLanes]float32)(lanes[d*width:]))
 			}
 		}
 	}
+}
+
+// lanes4x16 views the first 64 floats of x as ggml_vec_dot_f32's four
+// accumulators.
+func lanes4x16(x []float32) *[4][simdLanes]float32 {
+	return (*[4][simdLanes]float32)(unsafe.Pointer((*[4 * simdLanes]float32)(x)))
+}
+
+// growLanes returns n floats of accumulator scratch for attendGGML.
+func (s *AttnScratch) growLanes(n int) []float32 {
+	if cap(s.lanes) < n {
+		s.lanes = make([]float32, n)
+	}
+	return s.lanes[:n]
 }
 
 // growProbs makes sure the probability scratch holds n values. It grows
