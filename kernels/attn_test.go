@@ -154,14 +154,6 @@ func guardedF32(t *testing.T, x []float32, atStart bool) []float32 {
 // last element (the masked tails included). Results must equal those on
 // ordinary memory.
 func TestAttnKernelsGuarded(t *testing.T) {
-	same := func(t *testing.T, what string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s: element %d: %v guarded, %v not", what, i, got[i], want[i])
-			}
-		}
-	}
 	forEachLevel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(21, 22))
 		for _, atStart := range []bool{false, true} {
@@ -176,13 +168,13 @@ func TestAttnKernelsGuarded(t *testing.T) {
 			Q8_0Scores(want, n, q, D, rows, rowBytes, n, 0.125, row)
 			got := make([]float32, group*n)
 			Q8_0Scores(got, n, guardedF32(t, q, !atStart), D, guarded(t, rows, atStart), rowBytes, n, 0.125, row)
-			same(t, "Q8_0Scores", got, want)
+			sameBits(t, "Q8_0Scores", got, want)
 
 			accWant := randAttnF32(rng, group*D)
 			accGot := guardedF32(t, accWant, atStart)
 			Q8_0Accum(accWant, D, w, n, rows, rowBytes, n, row)
 			Q8_0Accum(accGot, D, guardedF32(t, w, !atStart), n, guarded(t, rows, atStart), rowBytes, n, row)
-			same(t, "Q8_0Accum", accGot, accWant)
+			sameBits(t, "Q8_0Accum", accGot, accWant)
 
 			for _, cells := range []int{1, 15, 17, 64, 77} {
 				const vrows = 3
@@ -197,7 +189,7 @@ func TestAttnKernelsGuarded(t *testing.T) {
 					lg := guardedF32(t, lw, !atStart)
 					fn(lw, p, v, 80)
 					fn(lg, guardedF32(t, p, atStart), guardedF32(t, v, atStart), 80)
-					same(t, "FMALanes", lg, lw)
+					sameBits(t, "FMALanes", lg, lw)
 				}
 			}
 		}
